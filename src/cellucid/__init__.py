@@ -1,0 +1,39 @@
+"""cellucid: export single-cell atlases to the Cellucid web viewer format, and serve them.
+
+The public names are imported lazily so that ``import cellucid`` stays cheap (no dask,
+anndata or HTTP machinery until it is used).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_PUBLIC = {
+    "prepare": "cellucid.prepare",
+    "generate_datasets_manifest": "cellucid.datasets_manifest",
+    "prepare_anndata": "cellucid.anndata_input",
+    "make_demo_anndata": "cellucid.demo",
+    "write_demo_export": "cellucid.demo",
+    "serve": "cellucid.server",
+    "CellucidServer": "cellucid.server",
+    "show": "cellucid.jupyter",
+    "validate_export": "cellucid.validator",
+}
+
+__all__ = ["__version__", *_PUBLIC]
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _PUBLIC.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'cellucid' has no attribute {name!r}")
+    module = importlib.import_module(module_name)
+    return getattr(module, name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

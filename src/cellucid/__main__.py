@@ -1,0 +1,5 @@
+import sys
+
+from cellucid.cli import main
+
+sys.exit(main())

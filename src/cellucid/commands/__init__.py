@@ -1,0 +1,1 @@
+"""Subcommands of the ``cellucid`` command line, one module each (see :mod:`cellucid.cli`)."""
