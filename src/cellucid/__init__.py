@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _PUBLIC = {
-    "prepare": "cellucid.prepare",
+    "prepare": "cellucid.exporter",
     "generate_datasets_manifest": "cellucid.datasets_manifest",
     "prepare_anndata": "cellucid.anndata_input",
     "make_demo_anndata": "cellucid.demo",

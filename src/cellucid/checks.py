@@ -1,0 +1,302 @@
+"""Validation of prepare()'s inputs and options, all of it before anything is written."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import pandas as pd
+
+from cellucid.engine.embeddings import first_non_finite_row
+from cellucid.engine.inputs import as_cell_chunked
+from cellucid.engine.obs_fields import (
+    CategoricalColumn,
+    ContinuousColumn,
+    codes_dtype,
+    is_categorical,
+    read_categorical,
+    read_continuous,
+)
+from cellucid.format.naming import find_collisions, safe_name
+
+VECTOR_SUFFIXES = {f"_{d}d": d for d in (1, 2, 3)}
+
+
+@dataclass
+class CheckedInputs:
+    """Inputs after validation, as chunked dask arrays and per-cell columns."""
+
+    n_cells: int
+    embeddings: dict[int, da.Array]
+    latent: da.Array
+    obs: pd.DataFrame
+    obs_columns: list[CategoricalColumn | ContinuousColumn]
+    codes_dtypes: dict[str, str]
+    matrix: da.Array | None = None
+    gene_ids: list[str] = field(default_factory=list)
+    gene_columns: np.ndarray | None = None
+    n_matrix_genes: int = 0
+    connectivities: da.Array | None = None
+    vectors: dict[str, dict[int, da.Array]] = field(default_factory=dict)
+
+
+def check_options(
+    *,
+    var_quantization: Any,
+    obs_continuous_quantization: Any,
+    compression: Any,
+    obs_categorical_dtype: Any,
+    centroid_outlier_quantile: Any,
+    centroid_min_points: Any,
+) -> int | None:
+    """Check option values; returns the normalised compression level (None for off)."""
+    for name, bits in (
+        ("var_quantization", var_quantization),
+        ("obs_continuous_quantization", obs_continuous_quantization),
+    ):
+        if bits is not None and (isinstance(bits, bool) or bits not in (8, 16)):
+            raise ValueError(f"{name} must be None, 8 or 16, got {bits!r}.")
+    if compression is not None and (
+        isinstance(compression, bool)
+        or not isinstance(compression, (int, np.integer))
+        or not 0 <= compression <= 9
+    ):
+        raise ValueError(
+            f"compression must be None or a gzip level from 0 to 9, got {compression!r}."
+        )
+    if obs_categorical_dtype not in ("auto", "uint8", "uint16"):
+        raise ValueError(
+            "obs_categorical_dtype must be 'auto', 'uint8' or 'uint16', "
+            f"got {obs_categorical_dtype!r}."
+        )
+    if centroid_outlier_quantile is not None and not (
+        isinstance(centroid_outlier_quantile, (int, float, np.floating))
+        and 0 < float(centroid_outlier_quantile) < 1
+    ):
+        raise ValueError(
+            "centroid_outlier_quantile must be None or a number strictly between 0 and 1, "
+            f"got {centroid_outlier_quantile!r}."
+        )
+    if (
+        isinstance(centroid_min_points, bool)
+        or not isinstance(centroid_min_points, (int, np.integer))
+        or centroid_min_points < 1
+    ):
+        raise ValueError(
+            f"centroid_min_points must be a positive integer, got {centroid_min_points!r}."
+        )
+    return int(compression) if compression else None
+
+
+def check_embeddings(
+    candidates: dict[int, Any], x_umap_4d: Any, chunk_rows: int
+) -> tuple[int, dict[int, da.Array]]:
+    """The embeddings as dask arrays, after the shape, agreement and finiteness checks."""
+    if x_umap_4d is not None:
+        raise NotImplementedError(
+            "4D visualization is not yet implemented. The X_umap_4d parameter is reserved; "
+            "use X_umap_1d, X_umap_2d or X_umap_3d."
+        )
+    given = {d: x for d, x in candidates.items() if x is not None}
+    if not given:
+        raise ValueError(
+            "At least one dimensional embedding must be provided. "
+            "Use X_umap_1d, X_umap_2d, or X_umap_3d."
+        )
+    arrays: dict[int, da.Array] = {}
+    n_cells: int | None = None
+    for d in sorted(given):
+        x = as_cell_chunked(given[d], chunk_rows)
+        if x.ndim != 2 or x.shape[1] != d:
+            raise ValueError(f"X_umap_{d}d must have shape (n_cells, {d}), got shape {x.shape}.")
+        if n_cells is None:
+            n_cells = x.shape[0]
+        elif x.shape[0] != n_cells:
+            raise ValueError(
+                "All embeddings must have the same number of cells. "
+                f"The first embedding has {n_cells} cells, but X_umap_{d}d has {x.shape[0]}."
+            )
+        arrays[d] = x
+    for d, x in arrays.items():
+        bad = first_non_finite_row(x)
+        if bad is not None:
+            raise ValueError(
+                f"X_umap_{d}d holds NaN or Inf values (first at row {bad}); every embedding "
+                "coordinate must be finite. Remove or fix those cells first."
+            )
+    assert n_cells is not None
+    return n_cells, arrays
+
+
+def check_latent(latent_space: Any, n_cells: int, chunk_rows: int) -> da.Array:
+    """The latent space as a 2-D dask array with one row per cell."""
+    if latent_space is None:
+        raise ValueError("latent_space is required for outlier quantile calculation.")
+    latent = as_cell_chunked(latent_space, chunk_rows)
+    if latent.ndim == 1:
+        latent = latent[:, None]
+    if latent.ndim != 2 or latent.shape[0] != n_cells:
+        raise ValueError(
+            f"latent_space must have shape (n_cells, n_dims) with {n_cells} rows, "
+            f"got shape {latent.shape}."
+        )
+    return latent
+
+
+def check_obs(
+    obs: pd.DataFrame | None, obs_keys: Sequence[str] | None, n_cells: int, codes_request: str
+) -> tuple[pd.DataFrame, list[CategoricalColumn | ContinuousColumn], dict[str, str]]:
+    """The exported obs columns, read and checked (row count, keys, categories, names)."""
+    if obs is None:
+        obs = pd.DataFrame(index=pd.RangeIndex(n_cells))
+    if not isinstance(obs, pd.DataFrame):
+        raise TypeError(f"obs must be a pandas DataFrame, got {type(obs).__name__}.")
+    if len(obs) != n_cells:
+        raise ValueError(f"obs has {len(obs)} rows, but embeddings have {n_cells} cells.")
+    keys = list(obs.columns) if obs_keys is None else list(obs_keys)
+    missing = [k for k in keys if k not in obs.columns]
+    if missing:
+        raise KeyError(
+            f"obs_keys contain columns not in obs: {missing}. "
+            f"Available columns: {list(obs.columns)}"
+        )
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"obs_keys lists a column more than once: {keys}.")
+    _refuse_collisions("obs", [str(k) for k in keys])
+    columns: list[CategoricalColumn | ContinuousColumn] = []
+    dtypes: dict[str, str] = {}
+    for key in keys:
+        series = obs[key]
+        if is_categorical(series):
+            column = read_categorical(str(key), series)
+            try:
+                dtypes[str(key)] = codes_dtype(len(column.categories), codes_request)
+            except ValueError as error:
+                raise ValueError(f"obs column '{key}': {error}") from None
+            columns.append(column)
+        else:
+            columns.append(read_continuous(str(key), series))
+    return obs, columns, dtypes
+
+
+def _refuse_collisions(where: str, keys: list[str]) -> None:
+    collisions = find_collisions(keys)
+    if collisions:
+        first, second, safe = collisions[0]
+        raise ValueError(
+            f"{where} keys '{first}' and '{second}' would both be written as '{safe}' "
+            "(file names keep only letters, digits, '.', '_' and '-'); rename one of them."
+        )
+
+
+def check_genes(
+    gene_expression: Any,
+    var: pd.DataFrame | None,
+    var_gene_id_column: str,
+    gene_identifiers: Sequence[str] | None,
+    n_cells: int,
+    chunk_rows: int,
+) -> tuple[da.Array, list[str], np.ndarray, list[str]]:
+    """The matrix, the exported gene ids, their matrix columns and the unknown ids."""
+    if var is None:
+        raise ValueError("var is required if gene_expression is provided")
+    matrix = as_cell_chunked(gene_expression, chunk_rows)
+    if matrix.ndim != 2 or matrix.shape[0] != n_cells:
+        raise ValueError(
+            f"gene_expression must have shape (n_cells, n_genes) with {n_cells} rows, "
+            f"got shape {matrix.shape}."
+        )
+    if len(var) != matrix.shape[1]:
+        raise ValueError(
+            f"var has {len(var)} rows, but gene_expression has {matrix.shape[1]} genes (columns)."
+        )
+    if var_gene_id_column == "index":
+        all_ids = [str(v) for v in var.index]
+    elif var_gene_id_column in var.columns:
+        all_ids = [str(v) for v in var[var_gene_id_column]]
+    else:
+        raise KeyError(
+            f"var_gene_id_column '{var_gene_id_column}' is not a column of var. "
+            f"Use 'index' or one of: {list(var.columns)}"
+        )
+    position: dict[str, int] = {}
+    for index, gene in enumerate(all_ids):
+        position.setdefault(gene, index)
+    unknown: list[str] = []
+    if gene_identifiers is None:
+        ids = all_ids
+    else:
+        requested = [str(g) for g in gene_identifiers]
+        unknown = [g for g in requested if g not in position]
+        ids = [g for g in requested if g in position]
+    seen: set[str] = set()
+    duplicates = [g for g in ids if g in seen or seen.add(g)]
+    if duplicates:
+        raise ValueError(
+            f"Gene ids must be unique, but {duplicates[:5]} appear more than once; "
+            "choose another var_gene_id_column or make the ids unique (var_names_make_unique)."
+        )
+    _refuse_collisions("Gene", ids)
+    columns = np.array([position[g] for g in ids], dtype=np.int64)
+    return matrix, ids, columns, unknown
+
+
+def check_connectivities(connectivities: Any, n_cells: int, chunk_rows: int) -> da.Array:
+    """The connectivity matrix as a dask array of n × n."""
+    matrix = as_cell_chunked(connectivities, chunk_rows)
+    if matrix.shape != (n_cells, n_cells):
+        raise ValueError(
+            f"connectivities must be a square matrix of {n_cells} × {n_cells} cells, "
+            f"got shape {matrix.shape}."
+        )
+    return matrix
+
+
+def check_vector_fields(
+    vector_fields: Any, n_cells: int, chunk_rows: int
+) -> dict[str, dict[int, da.Array]]:
+    """Vector fields by field id and dimension (explicit ``_<d>d`` names win)."""
+    if vector_fields is None:
+        return {}
+    if not isinstance(vector_fields, Mapping):
+        raise TypeError(
+            "vector_fields must be a mapping of names to arrays, "
+            f"got {type(vector_fields).__name__}."
+        )
+    explicit: dict[str, dict[int, da.Array]] = {}
+    implicit: dict[str, dict[int, da.Array]] = {}
+    for name in vector_fields:
+        x = as_cell_chunked(vector_fields[name], chunk_rows)
+        if x.ndim == 1:
+            x = x[:, None]
+        if x.ndim != 2 or x.shape[1] not in (1, 2, 3):
+            raise ValueError(
+                f"Vector field '{name}' must have 1/2/3 components, got shape {x.shape}"
+            )
+        if x.shape[0] != n_cells:
+            raise ValueError(
+                f"Vector field '{name}' has {x.shape[0]} rows, but embeddings have {n_cells} cells."
+            )
+        name = str(name)
+        suffix_dim = next((d for s, d in VECTOR_SUFFIXES.items() if name.endswith(s)), None)
+        if suffix_dim is not None:
+            field_id, target = name[: -len("_1d")], explicit
+            if x.shape[1] != suffix_dim:
+                raise ValueError(
+                    f"Vector field '{name}' is named {suffix_dim}D but has shape {x.shape}."
+                )
+        else:
+            field_id, target = name, implicit
+        if safe_name(field_id) != field_id:
+            raise ValueError(
+                f"Vector field id '{field_id}' contains characters not allowed in file names; "
+                f"rename it to '{safe_name(field_id)}'."
+            )
+        target.setdefault(field_id, {})[x.shape[1]] = x
+    merged = {fid: dict(dims) for fid, dims in implicit.items()}
+    for field_id, dims in explicit.items():
+        merged.setdefault(field_id, {}).update(dims)
+    return merged

@@ -1,0 +1,92 @@
+"""Atomic writes: every file appears under its final name only once it is complete."""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from cellucid.format.gzip_pieces import MemberAssembler, compress_piece
+
+# Raw bytes per gzip piece of a file written from memory: a fixed grid, so the bytes do
+# not depend on how the values were computed.
+PIECE_BYTES = 4 << 20
+TEMP_MARKER = ".part-"
+
+
+class ExportWriteError(OSError):
+    """The export folder cannot be written (full disk, no permission, ...)."""
+
+
+def temp_path_for(path: Path) -> Path:
+    """The hidden temporary name a file is written under before its rename."""
+    return path.with_name(f".{path.name}{TEMP_MARKER}{os.getpid()}")
+
+
+def describe_os_error(error: OSError, folder: Path) -> str:
+    """A message that names the folder and says what to do."""
+    if error.errno == errno.ENOSPC:
+        return (
+            f"No space left on the device while writing the export in {folder}. Free some "
+            "space or choose another out_dir, then run again: complete files are kept."
+        )
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (
+            f"The export folder {folder} is not writable ({error.strerror}). Choose an out_dir "
+            "you can write to, or fix its permissions."
+        )
+    return f"Could not write the export in {folder}: {error}"
+
+
+@contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """Open a temporary file beside ``path``; rename it to ``path`` when the block succeeds.
+
+    On any error the temporary file is removed, so ``path`` either holds a complete file
+    or does not exist.
+    """
+    temp = temp_path_for(path)
+    try:
+        with open(temp, "wb") as handle:
+            yield handle
+        os.replace(temp, path)
+    except BaseException as error:
+        temp.unlink(missing_ok=True)
+        if isinstance(error, OSError) and not isinstance(error, ExportWriteError):
+            raise ExportWriteError(error.errno, describe_os_error(error, path.parent)) from error
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a text file atomically (UTF-8)."""
+    with atomic_file(path) as handle:
+        handle.write(text.encode("utf-8"))
+
+
+def iter_pieces(raw: memoryview, piece_bytes: int = PIECE_BYTES) -> Iterable[memoryview]:
+    """Fixed-size slices of a byte buffer (at least one, possibly empty)."""
+    if len(raw) == 0:
+        yield raw
+        return
+    for start in range(0, len(raw), piece_bytes):
+        yield raw[start : start + piece_bytes]
+
+
+def write_binary(path: Path, array: np.ndarray, compression: int | None) -> None:
+    """Write ``array`` as a headerless little-endian binary, gzip-framed when asked."""
+    data = np.ascontiguousarray(array)
+    if data.dtype.byteorder == ">":
+        data = data.astype(data.dtype.newbyteorder("<"))
+    raw = memoryview(data).cast("B")
+    assembler = MemberAssembler(compressed=bool(compression))
+    with atomic_file(path) as handle:
+        handle.write(assembler.start())
+        for chunk in iter_pieces(raw):
+            piece = compress_piece(chunk, compression)
+            handle.write(assembler.add(piece.data, piece.crc32, piece.raw_length))
+        handle.write(assembler.finish())

@@ -1,0 +1,62 @@
+"""Adapters for inputs that live on disk or in other array libraries.
+
+Each adapter only imports its library when the object is of that library's type, so an
+input of one kind never pays for importing the others.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import dask.array as da
+import scipy.sparse as sp
+
+from cellucid.engine.inputs import as_cell_chunked, register_adapter
+
+
+def _module_of(x: Any) -> str:
+    return type(x).__module__ or ""
+
+
+def _is_h5py_dataset(x: Any) -> bool:
+    h5py = sys.modules.get("h5py")
+    return h5py is not None and isinstance(x, h5py.Dataset)
+
+
+def _is_zarr_array(x: Any) -> bool:
+    zarr = sys.modules.get("zarr")
+    return zarr is not None and isinstance(x, zarr.Array)
+
+
+def _is_xarray(x: Any) -> bool:
+    xr = sys.modules.get("xarray")
+    return xr is not None and isinstance(x, xr.DataArray)
+
+
+def _is_backed_sparse(x: Any) -> bool:
+    # anndata's backed CSR/CSC datasets (anndata.abc.CSRDataset / CSCDataset)
+    ad_abc = sys.modules.get("anndata.abc")
+    if ad_abc is not None and isinstance(x, (ad_abc.CSRDataset, ad_abc.CSCDataset)):
+        return True
+    return _module_of(x).startswith("anndata") and hasattr(x, "format") and hasattr(x, "shape")
+
+
+def _wrap_on_disk(x: Any, chunk_rows: int) -> da.Array:
+    chunks = (chunk_rows,) + tuple(x.shape[1:])
+    return da.from_array(x, chunks=chunks, name=False)
+
+
+def _wrap_xarray(x: Any, chunk_rows: int) -> da.Array:
+    return as_cell_chunked(x.data, chunk_rows)
+
+
+def _wrap_backed_sparse(x: Any, chunk_rows: int) -> da.Array:
+    meta = sp.csr_matrix((0, 0), dtype=x.dtype)
+    return da.from_array(x, chunks=(chunk_rows, x.shape[1]), asarray=False, name=False, meta=meta)
+
+
+register_adapter("h5py", _is_h5py_dataset, _wrap_on_disk)
+register_adapter("zarr", _is_zarr_array, _wrap_on_disk)
+register_adapter("xarray", _is_xarray, _wrap_xarray)
+register_adapter("anndata-backed-sparse", _is_backed_sparse, _wrap_backed_sparse)

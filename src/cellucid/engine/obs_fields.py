@@ -1,0 +1,80 @@
+"""Reading obs columns: kinds, category lists and codes, continuous values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as ptypes
+
+
+@dataclass(frozen=True)
+class CategoricalColumn:
+    """A categorical obs column: its categories (as strings) and codes (-1 = missing)."""
+
+    key: str
+    categories: list[str]
+    codes: np.ndarray
+
+
+@dataclass(frozen=True)
+class ContinuousColumn:
+    """A continuous obs column as float64 (non-numeric entries are NaN)."""
+
+    key: str
+    values: np.ndarray
+
+
+def is_categorical(series: pd.Series) -> bool:
+    """Categorical when the dtype is category or bool, or is not numeric."""
+    if isinstance(series.dtype, pd.CategoricalDtype) or ptypes.is_bool_dtype(series.dtype):
+        return True
+    return not ptypes.is_numeric_dtype(series.dtype)
+
+
+def read_categorical(key: str, series: pd.Series) -> CategoricalColumn:
+    """Categories in pandas order (existing categoricals keep theirs, unused included)."""
+    as_category = (
+        series if isinstance(series.dtype, pd.CategoricalDtype) else series.astype("category")
+    )
+    categories = [str(c) for c in as_category.cat.categories]
+    codes = np.asarray(as_category.cat.codes, dtype=np.int64)
+    return CategoricalColumn(key, categories, codes)
+
+
+def read_continuous(key: str, series: pd.Series) -> ContinuousColumn:
+    """Values as float64; entries that are not numbers become NaN."""
+    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return ContinuousColumn(key, values)
+
+
+def codes_dtype(n_categories: int, requested: str) -> str:
+    """uint8 or uint16 for the codes of a field (``requested``: auto, uint8 or uint16).
+
+    Raises
+    ------
+    ValueError
+        If the categories do not fit the requested dtype or any codes dtype.
+    """
+    if n_categories > 65534:
+        raise ValueError(
+            f"{n_categories} categories do not fit the uint16 codes (at most 65534); "
+            "export this column as continuous or drop it from obs_keys."
+        )
+    if requested == "uint8" and n_categories > 254:
+        raise ValueError(
+            f"{n_categories} categories do not fit uint8 codes (at most 254); "
+            "use obs_categorical_dtype='auto' or 'uint16'."
+        )
+    if requested == "uint16" or n_categories > 254:
+        return "uint16"
+    return "uint8"
+
+
+def encode_codes(codes: np.ndarray, dtype: str) -> np.ndarray:
+    """Stored codes: missing (-1) becomes 255 or 65535."""
+    marker = 255 if dtype == "uint8" else 65535
+    out = codes.astype(np.int64)
+    out[out < 0] = marker
+    return out.astype(dtype)

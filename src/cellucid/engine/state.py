@@ -1,0 +1,146 @@
+"""What an export was made from, recorded in the export so a rerun can resume safely.
+
+The record names the export's inputs (a cheap fingerprint: shapes, dtypes, keys and a
+sample of values) and settings, and every file the export owns. A rerun with the same
+fingerprint keeps complete files and writes the rest; a different fingerprint is an
+error unless ``force=True``, which also removes the files only the old export owned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+import pandas as pd
+
+from cellucid.engine.files import TEMP_MARKER, write_text
+from cellucid.format.manifests import to_json
+
+RECORD_NAME = ".cellucid-export.json"
+SAMPLE_COUNT = 16
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    """The content of the record file."""
+
+    fingerprint: str
+    settings: dict[str, Any]
+    files: tuple[str, ...]
+    complete: bool
+
+    def to_json(self) -> str:
+        return to_json(
+            {
+                "fingerprint": self.fingerprint,
+                "settings": self.settings,
+                "files": list(self.files),
+                "complete": self.complete,
+            },
+            indent=1,
+        )
+
+
+class ExportMismatchError(ValueError):
+    """The output folder holds an export of other inputs or settings."""
+
+
+def sample_rows(n: int) -> np.ndarray:
+    """Up to SAMPLE_COUNT evenly spaced row indices, always including the first and last."""
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(np.linspace(0, n - 1, min(n, SAMPLE_COUNT)).astype(np.int64))
+
+
+def _array_digest(x: da.Array) -> da.Array | np.ndarray:
+    return x[sample_rows(x.shape[0])]
+
+
+def fingerprint(
+    arrays: dict[str, da.Array], frames: dict[str, pd.DataFrame], settings: dict[str, Any]
+) -> str:
+    """A SHA-256 over the settings, the arrays' shapes, dtypes and sampled rows, and frames."""
+    digest = hashlib.sha256(to_json(settings).encode())
+    names = sorted(arrays)
+    samples = dask.compute(*[_array_digest(arrays[name]) for name in names])
+    for name, sample in zip(names, samples, strict=True):
+        x = arrays[name]
+        digest.update(f"{name}|{x.shape}|{x.dtype}".encode())
+        dense = sample.toarray() if hasattr(sample, "toarray") else np.asarray(sample)
+        digest.update(np.ascontiguousarray(dense, dtype=np.float64).tobytes())
+    for name in sorted(frames):
+        frame = frames[name]
+        digest.update(f"{name}|{frame.shape}|{list(map(str, frame.columns))}".encode())
+        digest.update(str(list(map(str, frame.dtypes))).encode())
+        digest.update(str(list(map(str, frame.index[:SAMPLE_COUNT]))).encode())
+        rows = frame.iloc[sample_rows(len(frame))]
+        digest.update(rows.astype(str).to_csv().encode())
+    return digest.hexdigest()
+
+
+def read_record(out_dir: Path) -> ExportRecord | None:
+    """The record of the export in ``out_dir``, or None."""
+    path = out_dir / RECORD_NAME
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return ExportRecord(
+        data["fingerprint"], data["settings"], tuple(data["files"]), data["complete"]
+    )
+
+
+def write_record(out_dir: Path, record: ExportRecord) -> None:
+    """Write the record atomically."""
+    write_text(out_dir / RECORD_NAME, record.to_json())
+
+
+def leftover_temp_files(out_dir: Path) -> list[Path]:
+    """Temporary files of interrupted writes (never complete, always safe to remove)."""
+    if not out_dir.exists():
+        return []
+    return [p for p in out_dir.rglob(f".*{TEMP_MARKER}*") if p.is_file()]
+
+
+def prepare_folder(
+    out_dir: Path, new: ExportRecord, planned: set[str], force: bool
+) -> tuple[bool, list[str]]:
+    """Decide what to do with what ``out_dir`` holds before anything is written.
+
+    Returns ``(resume, stale)``: whether complete files may be kept, and the files of an
+    earlier export to remove (only with ``force=True``).
+
+    Raises
+    ------
+    ExportMismatchError
+        If the folder holds another export (or files in the way) and ``force`` is False.
+    """
+    old = read_record(out_dir)
+    if old is None:
+        in_the_way = sorted(p for p in planned if (out_dir / p).exists())
+        if in_the_way and not force:
+            raise ExportMismatchError(
+                f"{out_dir} already holds files this export would write (e.g. {in_the_way[0]}) "
+                "but no record of how they were made, so they cannot be trusted. Use "
+                "force=True to overwrite them, or choose a new out_dir."
+            )
+        return False, []
+    if old.fingerprint != new.fingerprint and not force:
+        changed = sorted(
+            k
+            for k in set(old.settings) | set(new.settings)
+            if old.settings.get(k) != new.settings.get(k)
+        )
+        what = f"settings differ: {', '.join(changed)}" if changed else "the inputs differ"
+        raise ExportMismatchError(
+            f"{out_dir} holds an export made from other inputs or settings ({what}). "
+            "Use force=True to replace it, or choose a new out_dir."
+        )
+    if force:
+        return False, sorted(set(old.files) - planned)
+    return True, []

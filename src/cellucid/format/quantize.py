@@ -1,0 +1,97 @@
+"""Quantization of continuous values (obs fields, outlier quantiles, genes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MISSING_U8 = 255
+MISSING_U16 = 65535
+
+
+@dataclass(frozen=True)
+class Range:
+    """The min and max of the valid (finite) values over all cells, as the spec defines.
+
+    No valid value gives (0, 1); a constant field gives (v, v + 1).
+    """
+
+    lo: float
+    hi: float
+
+    @classmethod
+    def from_extrema(cls, lo: float, hi: float) -> Range:
+        """Build from raw extrema; ``lo > hi`` (or NaN) means no valid value was seen."""
+        if not (np.isfinite(lo) and np.isfinite(hi)) or lo > hi:
+            return cls(0.0, 1.0)
+        if lo == hi:
+            return cls(float(lo), float(lo) + 1.0)
+        return cls(float(lo), float(hi))
+
+
+def steps(bits: int) -> int:
+    """Number of quantization steps: 254 for 8 bit, 65534 for 16 bit."""
+    return {8: 254, 16: 65534}[bits]
+
+
+def missing_marker(bits: int) -> int:
+    """The code of a missing value: 255 for 8 bit, 65535 for 16 bit."""
+    return {8: MISSING_U8, 16: MISSING_U16}[bits]
+
+
+def finite_or_nan(values: np.ndarray) -> np.ndarray:
+    """float32 copy of ``values`` with +Inf and -Inf replaced by NaN."""
+    out = np.array(values, dtype=np.float32, copy=True)
+    out[np.isinf(out)] = np.nan
+    return out
+
+
+def quantize(values: np.ndarray, value_range: Range, bits: int) -> np.ndarray:
+    """Quantize with rounding; NaN and Inf become the missing marker.
+
+    ``q = round((v - lo) * steps / (hi - lo))`` clipped to ``0..steps``.
+    """
+    return quantize_rows(values, np.float64(value_range.lo), np.float64(value_range.hi), bits)
+
+
+def quantize_rows(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, bits: int) -> np.ndarray:
+    """Quantize an array whose rows have their own ranges (``lo``/``hi`` broadcast).
+
+    The arithmetic is float64, element by element, so the result does not depend on how
+    the cells were chunked.
+    """
+    n_steps = steps(bits)
+    dtype = np.uint8 if bits == 8 else np.uint16
+    v = np.asarray(values, dtype=np.float64)
+    valid = np.isfinite(v)
+    scaled = (v - lo) * n_steps / (hi - lo)
+    np.rint(scaled, out=scaled)
+    np.clip(scaled, 0, n_steps, out=scaled)
+    scaled[~valid] = missing_marker(bits)
+    return scaled.astype(dtype)
+
+
+def dequantize(codes: np.ndarray, value_range: Range, bits: int) -> np.ndarray:
+    """Decode as the viewer does: ``lo + q * (hi - lo) / steps``; the marker is NaN."""
+    n_steps = steps(bits)
+    out = value_range.lo + codes.astype(np.float64) * ((value_range.hi - value_range.lo) / n_steps)
+    out[codes == missing_marker(bits)] = np.nan
+    return out
+
+
+def encode_values(values: np.ndarray, value_range: Range | None, bits: int | None) -> np.ndarray:
+    """The stored array of a continuous column: float32 (Inf as NaN) or quantized codes."""
+    if bits is None:
+        return finite_or_nan(values)
+    assert value_range is not None
+    return quantize(values, value_range, bits)
+
+
+def valid_extrema(values: np.ndarray) -> tuple[float, float]:
+    """(min, max) of the finite values; (inf, -inf) when there is none."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return (np.inf, -np.inf)
+    return (float(v.min()), float(v.max()))
