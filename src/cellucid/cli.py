@@ -11,13 +11,21 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from cellucid import __version__, commands
 
 
+class _OneLineErrorParser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr (exit code 2), pointing at --help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every registered subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _OneLineErrorParser(
         prog="cellucid",
         description="Export single-cell atlases for the Cellucid web viewer, and serve them.",
     )

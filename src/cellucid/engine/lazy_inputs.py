@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 import dask.array as da
+import numpy as np
 import scipy.sparse as sp
 
 from cellucid.engine.inputs import as_cell_chunked, register_adapter
@@ -60,3 +61,25 @@ register_adapter("h5py", _is_h5py_dataset, _wrap_on_disk)
 register_adapter("zarr", _is_zarr_array, _wrap_on_disk)
 register_adapter("xarray", _is_xarray, _wrap_xarray)
 register_adapter("anndata-backed-sparse", _is_backed_sparse, _wrap_backed_sparse)
+
+
+def _is_store_reader(x: Any) -> bool:
+    from cellucid.engine.store_arrays import DenseReader, SparseReader
+
+    return isinstance(x, (DenseReader, SparseReader))
+
+
+def _wrap_store_reader(x: Any, chunk_rows: int) -> da.Array:
+    from cellucid.engine.store_arrays import SparseReader
+
+    if isinstance(x, SparseReader):
+        meta = sp.csr_matrix((0, 0), dtype=x.dtype)
+        return da.from_array(
+            x, chunks=(chunk_rows, x.shape[1]), asarray=False, meta=meta, name=False
+        )
+    chunks = (chunk_rows,) + tuple(x.shape[1:])
+    meta = np.empty((0,) * x.ndim, x.dtype)
+    return da.from_array(x, chunks=chunks, asarray=False, meta=meta, name=False)
+
+
+register_adapter("store-reader", _is_store_reader, _wrap_store_reader)

@@ -1,0 +1,279 @@
+"""The front door for AnnData: an in-memory AnnData, a ``.h5ad`` path or a Zarr store.
+
+Files are never loaded whole: obs and var are read (they are per-cell and per-gene
+tables), while X, layers, obsm and obsp arrays become lazy readers that the engine
+streams (see :mod:`cellucid.engine.store_arrays`). The usual keys map to prepare():
+embeddings from ``obsm["X_umap"]`` (by width) and ``obsm["X_umap_<d>d"]``, the latent
+space from ``X_pca`` / ``X_scvi``, ``obsp["connectivities"]``, and vector fields from
+obsm keys ``<field>_umap`` / ``<field>_umap_<d>d``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cellucid.report import Reporter
+
+LATENT_PREFERENCE = ("X_pca", "X_scvi")
+_VECTOR_KEY = re.compile(r"^(?P<field>.+_umap)(?:_(?P<dim>[123])d)?$")
+_EXPLICIT_UMAP = re.compile(r"^X_umap_(?P<dim>[123])d$")
+
+
+@dataclass(frozen=True)
+class AnnDataParts:
+    """What the exporter needs of an AnnData, with arrays left lazy where they are on disk."""
+
+    obs: pd.DataFrame
+    var: pd.DataFrame
+    X: Any
+    layers: Mapping[str, Any]
+    obsm: Mapping[str, Any]
+    obsp: Mapping[str, Any]
+    description: str
+
+
+Loader = Callable[[Any], AnnDataParts]
+_LOADERS: list[tuple[Callable[[Any], bool], Loader]] = []
+
+
+def register_loader(accepts: Callable[[Any], bool], load: Loader) -> None:
+    """Register a way to read one kind of AnnData source."""
+    _LOADERS.append((accepts, load))
+
+
+def _is_anndata(x: Any) -> bool:
+    import anndata as ad
+
+    return isinstance(x, ad.AnnData)
+
+
+def _load_anndata(adata: Any) -> AnnDataParts:
+    from cellucid.engine.store_arrays import open_array
+
+    x = adata.X
+    if adata.isbacked:
+        # the backed dataset holds an h5py handle; a reader by path also pickles
+        x = open_array(adata.filename, "X")
+    return AnnDataParts(
+        obs=adata.obs,
+        var=adata.var,
+        X=x,
+        layers=dict(adata.layers),
+        obsm=dict(adata.obsm),
+        obsp=dict(adata.obsp),
+        description="AnnData in memory" + (" (backed)" if adata.isbacked else ""),
+    )
+
+
+def _is_store_path(x: Any) -> bool:
+    return isinstance(x, (str, Path))
+
+
+def _load_store(path: str | Path) -> AnnDataParts:
+    from anndata.io import read_elem
+
+    from cellucid.engine.store_arrays import open_array, open_store, store_kind
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"Input not found: {path}")
+    kind = store_kind(path)
+    if kind == "h5" and path.suffix not in (".h5ad", ".h5"):
+        raise ValueError(f"{path} is neither a .h5ad file nor a Zarr store (a folder).")
+    resolved = str(path.resolve())
+    root = open_store(resolved, kind)
+
+    def members(group: str) -> dict[str, Any]:
+        if group not in root:
+            return {}
+        return {name: open_array(resolved, f"{group}/{name}") for name in root[group]}
+
+    return AnnDataParts(
+        obs=read_elem(root["obs"]),
+        var=read_elem(root["var"]),
+        X=open_array(resolved, "X") if "X" in root else None,
+        layers=members("layers"),
+        obsm=members("obsm"),
+        obsp=members("obsp"),
+        description=f"{'h5ad file' if kind == 'h5' else 'Zarr store'} {path}",
+    )
+
+
+register_loader(_is_anndata, _load_anndata)
+register_loader(_is_store_path, _load_store)
+
+
+def load_parts(source: Any) -> AnnDataParts:
+    """Read an AnnData source with the loader registered for its kind."""
+    for accepts, load in _LOADERS:
+        if accepts(source):
+            return load(source)
+    raise TypeError(
+        f"Cannot read {type(source).__name__}: pass an AnnData, a .h5ad path or a Zarr store path."
+    )
+
+
+def _width(x: Any) -> int:
+    shape = getattr(x, "shape", None)
+    return 1 if shape is None or len(shape) == 1 else int(shape[1])
+
+
+def map_embeddings(obsm: Mapping[str, Any], extra_keys: Sequence[str]) -> dict[int, str]:
+    """obsm key of the embedding used for each dimension (explicit ``X_umap_<d>d`` wins)."""
+    chosen: dict[int, str] = {}
+    for key in ["X_umap", *extra_keys]:
+        if key not in obsm:
+            if key != "X_umap":
+                raise KeyError(f"obsm has no key '{key}'. Available obsm keys: {sorted(obsm)}")
+            continue
+        width = _width(obsm[key])
+        if width not in (1, 2, 3):
+            raise ValueError(f"obsm['{key}'] has {width} columns; embeddings need 1, 2 or 3.")
+        chosen[width] = key
+    for key in obsm:
+        match = _EXPLICIT_UMAP.match(key)
+        if match:
+            chosen[int(match["dim"])] = key
+    return chosen
+
+
+def map_vector_fields(obsm: Mapping[str, Any]) -> dict[str, Any]:
+    """obsm entries named ``<field>_umap`` or ``<field>_umap_<d>d`` (not the embeddings)."""
+    return {
+        key: obsm[key]
+        for key in sorted(obsm)
+        if not key.startswith("X_umap") and _VECTOR_KEY.match(key)
+    }
+
+
+def choose_latent(obsm: Mapping[str, Any], requested: str | None, fallback: str) -> str:
+    """The obsm key of the latent space: the requested one, X_pca, X_scvi, else the embedding."""
+    if requested is not None:
+        if requested not in obsm:
+            raise KeyError(
+                f"obsm has no latent space '{requested}'. Available obsm keys: {sorted(obsm)}"
+            )
+        return requested
+    for key in LATENT_PREFERENCE:
+        if key in obsm:
+            return key
+    return fallback
+
+
+def read_gene_list(path: str | Path) -> list[str]:
+    """Gene ids from a text file, one per line (blank lines and ``#`` comments ignored)."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def prepare_anndata(
+    adata: Any,
+    out_dir: str | Path | None = None,
+    *,
+    embedding_keys: Sequence[str] = (),
+    latent_key: str | None = None,
+    connectivities_key: str | None = "connectivities",
+    layer: str | None = None,
+    obs_keys: Sequence[str] | None = None,
+    gene_identifiers: Sequence[str] | None = None,
+    genes_file: str | Path | None = None,
+    include_genes: bool = True,
+    include_vector_fields: bool = True,
+    quiet: bool = False,
+    **options: Any,
+) -> Path:
+    """Export an AnnData, a ``.h5ad`` file (read backed) or an AnnData Zarr store.
+
+    Parameters
+    ----------
+    adata
+        An ``anndata.AnnData`` (in memory or backed) or the path of a ``.h5ad`` file or
+        a Zarr store.
+    out_dir
+        Output folder (default ``exports`` under the current directory).
+    embedding_keys
+        Other obsm keys to export as embeddings by their width (e.g. ``["X_tsne"]``),
+        besides ``X_umap`` and ``X_umap_<d>d``.
+    latent_key
+        obsm key of the latent space; default ``X_pca``, then ``X_scvi``, else the
+        highest-dimensional embedding (a message says which was used).
+    connectivities_key
+        obsp key of the KNN graph; ``None`` exports no connectivity.
+    layer
+        Layer to export instead of X.
+    obs_keys
+        obs columns to export (default all).
+    gene_identifiers, genes_file
+        Genes to export, as a list or a text file with one id per line.
+    include_genes
+        ``False`` exports no gene expression.
+    include_vector_fields
+        Export obsm ``<field>_umap`` / ``<field>_umap_<d>d`` entries as vector fields.
+    quiet
+        Print nothing.
+    **options
+        Any other :func:`cellucid.prepare` option (compression, var_quantization, ...).
+
+    Returns
+    -------
+    pathlib.Path
+        The export folder.
+    """
+    from cellucid.exporter import prepare
+
+    reporter = Reporter(quiet)
+    parts = load_parts(adata)
+    embeddings = map_embeddings(parts.obsm, embedding_keys)
+    if not embeddings:
+        raise ValueError(
+            "No embedding found: obsm has no X_umap, X_umap_1d, X_umap_2d or X_umap_3d. "
+            f"Name one with embedding_keys (available obsm keys: {sorted(parts.obsm)})."
+        )
+    latent = choose_latent(parts.obsm, latent_key, embeddings[max(embeddings)])
+    reporter.say(
+        f"Reading {parts.description}: {len(parts.obs):,} cells × {len(parts.var):,} genes"
+    )
+    reporter.say(
+        "  embeddings: "
+        + ", ".join(f"{d}D from obsm['{k}']" for d, k in sorted(embeddings.items()))
+        + f"; latent space: obsm['{latent}']"
+    )
+    matrix = None
+    if include_genes:
+        if layer is not None:
+            if layer not in parts.layers:
+                raise KeyError(f"No layer '{layer}'. Available layers: {sorted(parts.layers)}")
+            matrix = parts.layers[layer]
+        else:
+            matrix = parts.X
+    if genes_file is not None:
+        gene_identifiers = read_gene_list(genes_file)
+    graph = None
+    if connectivities_key is not None:
+        if connectivities_key in parts.obsp:
+            graph = parts.obsp[connectivities_key]
+        elif connectivities_key != "connectivities":
+            raise KeyError(
+                f"obsp has no key '{connectivities_key}'. Available obsp keys: {sorted(parts.obsp)}"
+            )
+    vectors = map_vector_fields(parts.obsm) if include_vector_fields else {}
+    return prepare(
+        latent_space=parts.obsm[latent],
+        obs=parts.obs,
+        var=parts.var if matrix is not None else None,
+        gene_expression=matrix,
+        gene_identifiers=gene_identifiers,
+        connectivities=graph,
+        out_dir=out_dir,
+        obs_keys=obs_keys,
+        vector_fields=vectors or None,
+        quiet=quiet,
+        **{f"X_umap_{d}d": parts.obsm[k] for d, k in embeddings.items()},
+        **options,
+    )

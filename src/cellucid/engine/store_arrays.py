@@ -1,0 +1,142 @@
+"""Arrays inside a .h5ad file or an AnnData Zarr store, read lazily by path.
+
+A reader holds only the store's path and the array's key, so it pickles: a task sent to
+a ``dask.distributed`` worker opens the store there (h5py handles cannot be pickled).
+Each process keeps one open handle per store.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+_HANDLES: dict[tuple[str, str], Any] = {}
+_HANDLES_LOCK = threading.Lock()
+
+
+def store_kind(path: str | Path) -> str:
+    """``"h5"`` for an HDF5 file, ``"zarr"`` for a Zarr store (a folder)."""
+    return "zarr" if Path(path).is_dir() else "h5"
+
+
+def open_store(path: str, kind: str) -> Any:
+    """The process-wide read-only handle of a store (opened on first use)."""
+    with _HANDLES_LOCK:
+        handle = _HANDLES.get((path, kind))
+        if handle is None:
+            if kind == "h5":
+                import h5py
+
+                handle = h5py.File(path, "r")
+            else:
+                import zarr
+
+                handle = zarr.open_group(path, mode="r")
+            _HANDLES[(path, kind)] = handle
+        return handle
+
+
+def _attr(node: Any, name: str) -> Any:
+    value = node.attrs[name]
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _normalize_rows(key: Any, n_rows: int) -> tuple[slice, Any]:
+    if not isinstance(key, tuple):
+        key = (key,)
+    rows = key[0]
+    rest = key[1] if len(key) > 1 else slice(None)
+    if isinstance(rows, slice):
+        start, stop, step = rows.indices(n_rows)
+        if step != 1:
+            raise IndexError("store readers take contiguous row ranges only")
+        return slice(start, stop), rest
+    raise IndexError("store readers take row slices only")
+
+
+@dataclass(frozen=True)
+class DenseReader:
+    """A dense array of a store, sliced along rows."""
+
+    path: str
+    key: str
+    kind: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @classmethod
+    def open(cls, path: str | Path, key: str) -> DenseReader:
+        path = str(Path(path).resolve())
+        kind = store_kind(path)
+        node = open_store(path, kind)[key]
+        return cls(path, key, kind, tuple(node.shape), np.dtype(node.dtype))
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        node = open_store(self.path, self.kind)[self.key]
+        if not isinstance(key, tuple):
+            key = (key,)
+        if self.ndim == 1:
+            return np.asarray(node[key[0]])
+        rows, rest = _normalize_rows(key, self.shape[0])
+        return np.asarray(node[rows])[:, rest]
+
+
+@dataclass(frozen=True)
+class SparseReader:
+    """A CSR matrix group of a store (``data``, ``indices``, ``indptr``), sliced by rows.
+
+    Reading a row range costs one contiguous read of each of the three arrays.
+    """
+
+    path: str
+    key: str
+    kind: str
+    shape: tuple[int, int]
+    dtype: np.dtype
+
+    ndim = 2
+
+    @classmethod
+    def open(cls, path: str | Path, key: str) -> SparseReader:
+        path = str(Path(path).resolve())
+        kind = store_kind(path)
+        group = open_store(path, kind)[key]
+        encoding = _attr(group, "encoding-type")
+        if encoding != "csr_matrix":
+            raise ValueError(
+                f"{key} in {path} is stored as {encoding}; streaming needs rows (CSR). "
+                "Convert it once, e.g. adata.X = adata.X.tocsr(), and save again."
+            )
+        shape = tuple(int(v) for v in _attr(group, "shape"))
+        return cls(path, key, kind, shape, np.dtype(group["data"].dtype))
+
+    def __getitem__(self, key: Any) -> sp.csr_matrix:
+        rows, rest = _normalize_rows(key, self.shape[0])
+        group = open_store(self.path, self.kind)[self.key]
+        indptr = np.asarray(group["indptr"][rows.start : rows.stop + 1], dtype=np.int64)
+        first, last = int(indptr[0]), int(indptr[-1])
+        data = np.asarray(group["data"][first:last])
+        indices = np.asarray(group["indices"][first:last])
+        block = sp.csr_matrix(
+            (data, indices, indptr - first), shape=(rows.stop - rows.start, self.shape[1])
+        )
+        return block if rest == slice(None) else block[:, rest]
+
+
+def open_array(path: str | Path, key: str) -> DenseReader | SparseReader:
+    """A lazy reader for the array or sparse matrix at ``key`` of a store."""
+    path = str(Path(path).resolve())
+    node = open_store(path, store_kind(path))[key]
+    encoding = _attr(node, "encoding-type") if "encoding-type" in node.attrs else ""
+    if encoding in ("csr_matrix", "csc_matrix"):
+        return SparseReader.open(path, key)
+    return DenseReader.open(path, key)
