@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from cellucid.engine.embeddings import first_non_finite_row
+from cellucid.engine.genes import choose_piece_cells
 from cellucid.engine.inputs import as_cell_chunked
 from cellucid.engine.obs_fields import (
     CategoricalColumn,
@@ -204,6 +205,13 @@ def check_genes(
     if var is None:
         raise ValueError("var is required if gene_expression is provided")
     matrix = as_cell_chunked(gene_expression, chunk_rows)
+    if (
+        matrix.ndim == 2
+        and matrix.shape[0] == n_cells
+        and not isinstance(gene_expression, da.Array)
+    ):
+        # read straight on the gene grid: rechunking would read each input chunk whole
+        matrix = as_cell_chunked(gene_expression, choose_piece_cells(matrix))
     if matrix.ndim != 2 or matrix.shape[0] != n_cells:
         raise ValueError(
             f"gene_expression must have shape (n_cells, n_genes) with {n_cells} rows, "

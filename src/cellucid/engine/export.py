@@ -125,8 +125,15 @@ class ExportRun:
         self.progress = progress
         self.record = record
         self.gz = gz_suffix(s.compression)
+        self._piece_cells: int | None = None
 
     # -- helpers ---------------------------------------------------------------
+    def piece_cells(self) -> int:
+        """Cells per block of the gene grid (computed once from a sample of the matrix)."""
+        if self._piece_cells is None:
+            self._piece_cells = choose_piece_cells(self.inputs.matrix)
+        return self._piece_cells
+
     def _keep(self, relative: str, section: str) -> bool:
         """Whether a complete file from an earlier run of this export can stay."""
         if self.resume and (self.out / relative).exists():
@@ -335,7 +342,7 @@ class ExportRun:
         assert columns is not None
         lo = hi = None
         if bits is not None:
-            lo, hi, bad = gene_ranges(inputs.matrix, columns)
+            lo, hi, bad = gene_ranges(inputs.matrix, columns, self.piece_cells())
             ranges = [Range.from_extrema(a, b) for a, b in zip(lo, hi, strict=True)]
             lo = np.array([r.lo for r in ranges])
             hi = np.array([r.hi for r in ranges])
@@ -370,7 +377,7 @@ class ExportRun:
         try:
             job = GeneJob(
                 n_cells=inputs.n_cells,
-                piece_cells=choose_piece_cells(inputs.matrix),
+                piece_cells=self.piece_cells(),
                 columns=inputs.gene_columns[todo],
                 paths=tuple(str(self.out / relatives[i]) for i in todo),
                 lo=None if lo is None else lo[todo],

@@ -72,21 +72,51 @@ def choose_piece_cells(matrix: da.Array) -> int:
     return int(min(MAX_PIECE_CELLS, max(MIN_PIECE_CELLS, power)))
 
 
-def _gene_major(block: object, columns: np.ndarray) -> np.ndarray:
-    """The block's values for ``columns``, one row per gene, as float32."""
-    if sp.issparse(block):
-        transposed = sp.csr_matrix(block).T.tocsr()
-        return transposed[columns].toarray().astype(np.float32, copy=False)
-    dense = np.asarray(block)
-    return np.ascontiguousarray(dense[:, columns].T, dtype=np.float32)
+class _BlockColumns:
+    """One block of the matrix, gene-major: rows of the exported genes over the block's cells.
 
+    A sparse block is transposed once; encoding then touches only its stored values and
+    fills the rest with the code of zero.
+    """
 
-def _encode(values: np.ndarray, job: GeneJob, genes: np.ndarray) -> np.ndarray:
-    if job.bits is None:
-        values = values.copy()
-        values[np.isinf(values)] = np.nan
-        return values
-    return quantize_rows(values, job.lo[genes, None], job.hi[genes, None], job.bits)
+    def __init__(self, block: object, columns: np.ndarray) -> None:
+        self.n_cells = block.shape[0]
+        every_column = len(columns) == block.shape[1] and bool(
+            (columns == np.arange(len(columns))).all()
+        )
+        if sp.issparse(block):
+            matrix = sp.csr_matrix(block)
+            self.sparse = (matrix if every_column else matrix[:, columns]).T.tocsr()
+            self.sparse.sum_duplicates()
+            self.dense = None
+        else:
+            self.sparse = None
+            self.dense = np.asarray(block) if every_column else np.asarray(block)[:, columns]
+
+    def encode(self, first: int, stop: int, job: GeneJob) -> np.ndarray:
+        """Encoded rows ``first:stop`` as float32 (Inf as NaN) or quantization codes."""
+        genes = np.arange(first, stop)
+        if self.dense is not None:
+            values = np.ascontiguousarray(self.dense[:, first:stop].T, dtype=np.float32)
+            if job.bits is None:
+                values[np.isinf(values)] = np.nan
+                return values
+            return quantize_rows(values, job.lo[genes, None], job.hi[genes, None], job.bits)
+        begin, end = self.sparse.indptr[first], self.sparse.indptr[stop]
+        data = self.sparse.data[begin:end]
+        cells = self.sparse.indices[begin:end]
+        rows = np.repeat(np.arange(stop - first), np.diff(self.sparse.indptr[first : stop + 1]))
+        if job.bits is None:
+            out = np.zeros((stop - first, self.n_cells), dtype=np.float32)
+            values = data.astype(np.float32)
+            values[np.isinf(values)] = np.nan
+        else:
+            lo, hi = job.lo[genes], job.hi[genes]
+            zero_codes = quantize_rows(np.zeros(len(genes)), lo, hi, job.bits)
+            out = np.repeat(zero_codes[:, None], self.n_cells, axis=1)
+            values = quantize_rows(data, lo[rows], hi[rows], job.bits)
+        out[rows, cells] = values
+        return out
 
 
 def write_block_pieces(block: object, block_index: int, job: GeneJob) -> np.ndarray:
@@ -94,18 +124,19 @@ def write_block_pieces(block: object, block_index: int, job: GeneJob) -> np.ndar
 
     Returns an (n_genes, 3) int64 array: offset, length and CRC-32 of each gene's piece.
     """
+    columns = _BlockColumns(block, job.columns)
     n_rows = block.shape[0]
-    group = max(1, GROUP_BYTES // max(1, n_rows * 8))
+    group = max(1, GROUP_BYTES // max(1, n_rows * 4))
     index = np.zeros((len(job.columns), 3), dtype=np.int64)
     offset = 0
     with open(job.spill_path(block_index), "wb") as spill:
         for first in range(0, len(job.columns), group):
-            genes = np.arange(first, min(first + group, len(job.columns)))
-            encoded = _encode(_gene_major(block, job.columns[genes]), job, genes)
-            for row, gene in enumerate(genes):
+            stop = min(first + group, len(job.columns))
+            encoded = columns.encode(first, stop, job)
+            for row in range(stop - first):
                 piece = compress_piece(memoryview(encoded[row]).cast("B"), job.compression)
                 spill.write(piece.data)
-                index[gene] = (offset, len(piece.data), piece.crc32)
+                index[first + row] = (offset, len(piece.data), piece.crc32)
                 offset += len(piece.data)
     return index
 
@@ -149,12 +180,16 @@ def assembly_tasks(indexes: list[np.ndarray], job: GeneJob, genes_per_task: int 
     ]
 
 
-def gene_ranges(matrix: da.Array, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def gene_ranges(
+    matrix: da.Array, columns: np.ndarray, piece_cells: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pass one for genes: min and max of the finite values and the count of NaN/Inf.
 
-    A sparse column's implicit zeros count as values.
+    A sparse column's implicit zeros count as values. Blocks follow the gene grid, so a
+    task holds no more of the matrix than a gene-writing task does.
     """
-    tasks = [dask.delayed(_block_stats)(b, columns) for b in matrix.to_delayed().ravel()]
+    gridded = matrix.rechunk({0: piece_cells, 1: -1})
+    tasks = [dask.delayed(_block_stats)(b, columns) for b in gridded.to_delayed().ravel()]
     stats = dask.compute(*tasks)
     lo = np.min([s[0] for s in stats], axis=0)
     hi = np.max([s[1] for s in stats], axis=0)
@@ -163,22 +198,32 @@ def gene_ranges(matrix: da.Array, columns: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def _block_stats(block: object, columns: np.ndarray) -> tuple[np.ndarray, ...]:
-    n_rows = block.shape[0]
+    n_rows, n_genes = block.shape
     if sp.issparse(block):
-        csc = sp.csc_matrix(block)[:, columns]
+        # gene-major copy: each gene's stored values are one contiguous run
+        csc = sp.csc_matrix(block)
         csc.sum_duplicates()
-        data = csc.data.astype(np.float64)
-        finite = np.isfinite(data)
-        col_of = np.repeat(np.arange(len(columns)), np.diff(csc.indptr))
-        lo = np.full(len(columns), np.inf)
-        hi = np.full(len(columns), -np.inf)
-        np.minimum.at(lo, col_of[finite], data[finite])
-        np.maximum.at(hi, col_of[finite], data[finite])
-        has_implicit_zero = np.diff(csc.indptr) < n_rows
-        lo[has_implicit_zero] = np.minimum(lo[has_implicit_zero], 0.0)
-        hi[has_implicit_zero] = np.maximum(hi[has_implicit_zero], 0.0)
-        bad = np.bincount(col_of[~finite], minlength=len(columns))
-        return lo, hi, bad
+        data = csc.data
+        counts = np.diff(csc.indptr)
+        bad = np.zeros(n_genes, dtype=np.int64)
+        lo = np.full(n_genes, np.inf)
+        hi = np.full(n_genes, -np.inf)
+        stored = counts > 0
+        if stored.any():
+            # runs of stored genes are contiguous and non-empty, as reduceat needs
+            starts = csc.indptr[:-1][stored]
+            finite = np.isfinite(data)
+            low_data = high_data = data
+            if not finite.all():
+                bad[stored] = np.add.reduceat((~finite).astype(np.int64), starts)
+                low_data = np.where(finite, data, np.inf)
+                high_data = np.where(finite, data, -np.inf)
+            lo[stored] = np.minimum.reduceat(low_data, starts)
+            hi[stored] = np.maximum.reduceat(high_data, starts)
+        implicit_zero = counts < n_rows
+        lo[implicit_zero] = np.minimum(lo[implicit_zero], 0.0)
+        hi[implicit_zero] = np.maximum(hi[implicit_zero], 0.0)
+        return lo[columns], hi[columns], bad[columns]
     dense = np.asarray(block)[:, columns].astype(np.float64)
     finite = np.isfinite(dense)
     lo = np.where(finite, dense, np.inf).min(axis=0, initial=np.inf)

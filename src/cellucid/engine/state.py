@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import dask
 import dask.array as da
 import numpy as np
 import pandas as pd
@@ -58,8 +57,10 @@ def sample_rows(n: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, min(n, SAMPLE_COUNT)).astype(np.int64))
 
 
-def _array_digest(x: da.Array) -> da.Array | np.ndarray:
-    return x[sample_rows(x.shape[0])]
+def _array_digest(x: da.Array) -> list[Any]:
+    # One compute per sampled row: dask then fuses the slice into the read, so each reads
+    # one row; computed together, rows sharing a chunk would read the whole chunk.
+    return [x[i : i + 1].compute() for i in sample_rows(x.shape[0])]
 
 
 def fingerprint(
@@ -68,12 +69,13 @@ def fingerprint(
     """A SHA-256 over the settings, the arrays' shapes, dtypes and sampled rows, and frames."""
     digest = hashlib.sha256(to_json(settings).encode())
     names = sorted(arrays)
-    samples = dask.compute(*[_array_digest(arrays[name]) for name in names])
+    samples = [_array_digest(arrays[name]) for name in names]
     for name, sample in zip(names, samples, strict=True):
         x = arrays[name]
         digest.update(f"{name}|{x.shape}|{x.dtype}".encode())
-        dense = sample.toarray() if hasattr(sample, "toarray") else np.asarray(sample)
-        digest.update(np.ascontiguousarray(dense, dtype=np.float64).tobytes())
+        for row in sample:
+            dense = row.toarray() if hasattr(row, "toarray") else np.asarray(row)
+            digest.update(np.ascontiguousarray(dense, dtype=np.float64).tobytes())
     for name in sorted(frames):
         frame = frames[name]
         digest.update(f"{name}|{frame.shape}|{list(map(str, frame.columns))}".encode())
