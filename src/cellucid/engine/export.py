@@ -154,6 +154,8 @@ class ExportRun:
         ):
             (self.out / folder).mkdir(parents=True, exist_ok=True)
         write_record(self.out, self.record)
+        # pieces of an interrupted run: never reused, their grid may not even match
+        shutil.rmtree(self.out / SPILL_DIRNAME, ignore_errors=True)
         norms = fit_normalizations(self.inputs.embeddings)
         self._summary(norms)
         points = {
