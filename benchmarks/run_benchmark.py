@@ -1,0 +1,131 @@
+"""Benchmark `cellucid prepare` on synthetic atlases generated on the fly.
+
+For each size it writes a CSR .h5ad (see make_atlas.py) into a temporary folder, exports it
+with 8-bit genes, gzip 6, connectivities, 2D + 3D embeddings and one vector field, and
+reports wall time, peak RSS of the whole process (GNU time) and output size. With
+``--reference-python`` it also runs cellucid 0.0.9 from another virtual environment on the
+same file (loaded in memory, as 0.0.9 requires).
+
+    python benchmarks/run_benchmark.py --size 100000x5000 --size 300000x10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+REFERENCE_SCRIPT = textwrap.dedent(
+    """
+    import sys, anndata as ad
+    from cellucid import prepare
+    a = ad.read_h5ad(sys.argv[1])
+    prepare(latent_space=a.obsm["X_pca"], obs=a.obs, var=a.var, gene_expression=a.X,
+            connectivities=a.obsp["connectivities"], out_dir=sys.argv[2],
+            X_umap_2d=a.obsm["X_umap"], X_umap_3d=a.obsm["X_umap_3d"],
+            vector_fields={"velocity_umap_2d": a.obsm["velocity_umap"]},
+            var_quantization=8, compression=6, force=True)
+    """
+)
+
+
+def timed(command: list[str]) -> tuple[float, float]:
+    """Run under GNU time; returns (wall seconds, peak RSS in MB)."""
+    result = subprocess.run(
+        ["/usr/bin/time", "-v", *command], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        sys.exit(f"command failed: {' '.join(command)}\n{result.stderr[-3000:]}")
+    wall = re.search(r"Elapsed \(wall clock\) time .*: (?:(\d+):)?(\d+):([\d.]+)", result.stderr)
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr)
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in wall.groups())
+    return hours * 3600 + minutes * 60 + seconds, int(rss.group(1)) / 1024
+
+
+def folder_size(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e9
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--size",
+        action="append",
+        default=[],
+        metavar="CELLSxGENES",
+        help="atlas size, e.g. 300000x10000 (repeatable)",
+    )
+    parser.add_argument("--workdir", type=Path, help="where to put data (default: a temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep generated files")
+    parser.add_argument("--reference-python", help="python of a venv with cellucid==0.0.9")
+    parser.add_argument("--extra", default="", help="extra flags for cellucid prepare")
+    args = parser.parse_args()
+    sizes = args.size or ["100000x5000"]
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="cellucid-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(f"{'atlas':>16} {'tool':>16} {'wall s':>8} {'peak RSS MB':>12} {'output GB':>10}")
+    try:
+        for size in sizes:
+            cells, genes = (int(v) for v in size.lower().split("x"))
+            h5ad = workdir / f"atlas_{cells}x{genes}.h5ad"
+            if not h5ad.exists():
+                subprocess.run(
+                    [
+                        sys.executable,
+                        str(HERE / "make_atlas.py"),
+                        str(h5ad),
+                        "--cells",
+                        str(cells),
+                        "--genes",
+                        str(genes),
+                    ],
+                    check=True,
+                )
+            out = workdir / f"export_{cells}x{genes}"
+            command = [
+                sys.executable,
+                "-m",
+                "cellucid",
+                "prepare",
+                str(h5ad),
+                str(out),
+                "--force",
+                "--quiet",
+                "--compression",
+                "6",
+                "--var-quantization",
+                "8",
+                *args.extra.split(),
+            ]
+            wall, rss = timed(command)
+            print(
+                f"{size:>16} {'cellucid (ours)':>16} {wall:8.1f} {rss:12.0f} "
+                f"{folder_size(out):10.2f}",
+                flush=True,
+            )
+            shutil.rmtree(out, ignore_errors=True)
+            if args.reference_python:
+                ref_out = workdir / f"reference_{cells}x{genes}"
+                wall, rss = timed(
+                    [args.reference_python, "-c", REFERENCE_SCRIPT, str(h5ad), str(ref_out)]
+                )
+                print(
+                    f"{size:>16} {'cellucid 0.0.9':>16} {wall:8.1f} {rss:12.0f} "
+                    f"{folder_size(ref_out):10.2f}",
+                    flush=True,
+                )
+                shutil.rmtree(ref_out, ignore_errors=True)
+    finally:
+        if not args.keep and args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
