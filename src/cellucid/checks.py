@@ -18,6 +18,9 @@ from cellucid.engine.obs_fields import (
     ContinuousColumn,
     codes_dtype,
     is_categorical,
+    obs_keys_of,
+    obs_length,
+    obs_series,
     read_categorical,
     read_continuous,
 )
@@ -148,39 +151,45 @@ def check_latent(latent_space: Any, n_cells: int, chunk_rows: int) -> da.Array:
 
 
 def check_obs(
-    obs: pd.DataFrame | None, obs_keys: Sequence[str] | None, n_cells: int, codes_request: str
+    obs: Any, obs_keys: Sequence[str] | None, n_cells: int, codes_request: str
 ) -> tuple[pd.DataFrame, list[CategoricalColumn | ContinuousColumn], dict[str, str]]:
-    """The exported obs columns, read and checked (row count, keys, categories, names)."""
+    """The exported obs columns, read one at a time and checked.
+
+    ``obs`` may be a DataFrame, an xarray Dataset or AnnData's lazy obs. Returns a small
+    DataFrame of the exported columns (for the fingerprint), the columns and code dtypes.
+    """
     if obs is None:
         obs = pd.DataFrame(index=pd.RangeIndex(n_cells))
-    if not isinstance(obs, pd.DataFrame):
-        raise TypeError(f"obs must be a pandas DataFrame, got {type(obs).__name__}.")
-    if len(obs) != n_cells:
-        raise ValueError(f"obs has {len(obs)} rows, but embeddings have {n_cells} cells.")
-    keys = list(obs.columns) if obs_keys is None else list(obs_keys)
-    missing = [k for k in keys if k not in obs.columns]
+    available = obs_keys_of(obs)
+    if obs_length(obs) != n_cells:
+        raise ValueError(f"obs has {obs_length(obs)} rows, but embeddings have {n_cells} cells.")
+    keys = list(available) if obs_keys is None else list(obs_keys)
+    missing = [k for k in keys if k not in available]
     if missing:
         raise KeyError(
-            f"obs_keys contain columns not in obs: {missing}. "
-            f"Available columns: {list(obs.columns)}"
+            f"obs_keys contain columns not in obs: {missing}. Available columns: {available}"
         )
     if len(set(keys)) != len(keys):
         raise ValueError(f"obs_keys lists a column more than once: {keys}.")
     _refuse_collisions("obs", [str(k) for k in keys])
     columns: list[CategoricalColumn | ContinuousColumn] = []
     dtypes: dict[str, str] = {}
+    table: dict[str, Any] = {}
     for key in keys:
-        series = obs[key]
+        series = obs_series(obs, key)
         if is_categorical(series):
             column = read_categorical(str(key), series)
             try:
                 dtypes[str(key)] = codes_dtype(len(column.categories), codes_request)
             except ValueError as error:
                 raise ValueError(f"obs column '{key}': {error}") from None
+            table[str(key)] = column.codes
             columns.append(column)
         else:
-            columns.append(read_continuous(str(key), series))
-    return obs, columns, dtypes
+            column = read_continuous(str(key), series)
+            table[str(key)] = column.values
+            columns.append(column)
+    return pd.DataFrame(table, index=pd.RangeIndex(n_cells)), columns, dtypes
 
 
 def _refuse_collisions(where: str, keys: list[str]) -> None:

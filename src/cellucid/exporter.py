@@ -20,6 +20,7 @@ from cellucid.checks import (
     check_vector_fields,
 )
 from cellucid.engine.export import ExportRun, Settings, planned_files
+from cellucid.engine.obs_fields import CategoricalColumn
 from cellucid.engine.files import ExportWriteError, describe_os_error
 from cellucid.engine.state import (
     ExportRecord,
@@ -35,7 +36,7 @@ DEFAULT_CHUNK_SIZE = 65536
 
 def prepare(
     latent_space: Any = None,
-    obs: pd.DataFrame | None = None,
+    obs: pd.DataFrame | Any | None = None,
     var: pd.DataFrame | None = None,
     gene_expression: Any = None,
     var_gene_id_column: str = "index",
@@ -85,7 +86,8 @@ def prepare(
     latent_space
         (n_cells, n_dims) latent space used for the outlier quantiles of categorical fields.
     obs
-        Cell metadata, one row per cell; ``None`` exports no obs field.
+        Cell metadata, one row per cell: a DataFrame, an xarray Dataset or AnnData's lazy
+        obs (read one column at a time); ``None`` exports no obs field.
     var
         Gene metadata, one row per column of ``gene_expression``.
     gene_expression
@@ -206,11 +208,21 @@ def prepare(
         arrays["connectivities"] = inputs.connectivities
     for field_id, dims in inputs.vectors.items():
         arrays |= {f"vector_{field_id}_{d}d": x for d, x in dims.items()}
-    frames = {"obs": obs_frame[[c.key for c in obs_columns]] if obs_columns else obs_frame}
+    frames = {"obs": obs_frame}
     if var is not None and gene_expression is not None:
         frames["var"] = var
     record = ExportRecord(
-        fingerprint(arrays, frames, settings.fingerprint_dict() | {"genes": inputs.gene_ids}),
+        fingerprint(
+            arrays,
+            frames,
+            settings.fingerprint_dict()
+            | {
+                "genes": inputs.gene_ids,
+                "categories": {
+                    c.key: c.categories for c in obs_columns if isinstance(c, CategoricalColumn)
+                },
+            },
+        ),
         settings.fingerprint_dict(),
         tuple(files),
         complete=False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -78,3 +79,33 @@ def encode_codes(codes: np.ndarray, dtype: str) -> np.ndarray:
     out = codes.astype(np.int64)
     out[out < 0] = marker
     return out.astype(dtype)
+
+
+def obs_keys_of(obs: Any) -> list[Any]:
+    """Column names of a DataFrame, an xarray Dataset or AnnData's lazy obs (Dataset2D)."""
+    if isinstance(obs, pd.DataFrame) or hasattr(obs, "columns"):
+        return list(obs.columns)
+    if hasattr(obs, "data_vars"):
+        return list(obs.data_vars)
+    raise TypeError(
+        f"obs must be a pandas DataFrame, an xarray Dataset or AnnData's lazy obs, "
+        f"got {type(obs).__name__}."
+    )
+
+
+def obs_length(obs: Any) -> int:
+    """Number of rows (cells) of an obs table of any supported kind."""
+    if isinstance(obs, pd.DataFrame) or hasattr(obs, "shape"):
+        return int(obs.shape[0])
+    return int(next(iter(obs.sizes.values()))) if obs.sizes else 0
+
+
+def obs_series(obs: Any, key: Any) -> pd.Series:
+    """One column as a pandas Series; lazy tables are read one column at a time."""
+    column = obs[key]
+    if isinstance(column, pd.Series):
+        return column
+    data = getattr(column, "data", None)
+    if isinstance(data, pd.Categorical):
+        return pd.Series(data)
+    return pd.Series(np.asarray(column.values))
