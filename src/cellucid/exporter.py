@@ -20,8 +20,8 @@ from cellucid.checks import (
     check_vector_fields,
 )
 from cellucid.engine.export import ExportRun, Settings, planned_files
-from cellucid.engine.obs_fields import CategoricalColumn
 from cellucid.engine.files import ExportWriteError, describe_os_error
+from cellucid.engine.obs_fields import CategoricalColumn
 from cellucid.engine.state import (
     ExportRecord,
     fingerprint,
