@@ -24,16 +24,19 @@ class Edges:
     max_neighbors: int
 
 
-def _block_pairs(block: object, row_start: int) -> tuple[np.ndarray, np.ndarray]:
+def _block_pairs(block: object, row_start: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Unordered-pair keys of a block's off-diagonal non-zero entries.
+
+    Weights are returned only when some are negative: with none, a pair's summed weight
+    is non-zero exactly when the pair occurs, and the keys alone decide.
+    """
     coo = sp.coo_matrix(block) if sp.issparse(block) else sp.coo_matrix(np.asarray(block))
     rows = coo.row.astype(np.int64) + row_start
     cols = coo.col.astype(np.int64)
-    weights = coo.data.astype(np.float64)
-    keep = (rows != cols) & (weights != 0)
-    rows, cols, weights = rows[keep], cols[keep], weights[keep]
-    lo = np.minimum(rows, cols)
-    hi = np.maximum(rows, cols)
-    return lo * np.int64(2**32) + hi, weights
+    keep = (rows != cols) & (coo.data != 0)
+    rows, cols, weights = rows[keep], cols[keep], coo.data[keep]
+    keys = np.minimum(rows, cols) * np.int64(2**32) + np.maximum(rows, cols)
+    return keys, (weights.astype(np.float64) if (weights < 0).any() else None)
 
 
 def extract_edges(matrix: da.Array) -> Edges:
@@ -45,12 +48,18 @@ def extract_edges(matrix: da.Array) -> Edges:
         *[dask.delayed(_block_pairs)(b, int(s)) for b, s in zip(blocks, starts, strict=True)]
     )
     keys = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
-    weights = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0)
-    order = np.argsort(keys, kind="stable")
-    keys, weights = keys[order], weights[order]
-    unique_keys, first = np.unique(keys, return_index=True)
-    sums = np.add.reduceat(weights, first) if len(first) else np.zeros(0)
-    unique_keys = unique_keys[sums != 0]
+    if any(p[1] is not None for p in parts):
+        weights = np.concatenate(
+            [p[1] if p[1] is not None else np.ones(len(p[0])) for p in parts]
+        )
+        order = np.argsort(keys, kind="stable")
+        keys, weights = keys[order], weights[order]
+        unique_keys, first = np.unique(keys, return_index=True)
+        sums = np.add.reduceat(weights, first) if len(first) else np.zeros(0)
+        unique_keys = unique_keys[sums != 0]
+    else:
+        unique_keys = np.unique(keys)
+    del keys
     src = unique_keys // np.int64(2**32)
     dst = unique_keys % np.int64(2**32)
     degree = np.bincount(src, minlength=n) + np.bincount(dst, minlength=n)
