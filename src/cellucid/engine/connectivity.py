@@ -1,67 +1,130 @@
-"""Edge pairs of the symmetrised KNN graph, extracted block by block.
+"""Edge pairs of the symmetrised KNN graph, extracted out of core.
 
-Each block of rows contributes its off-diagonal entries as unordered pairs
-``(min(i, j), max(i, j))`` with their weights; pairs are merged, weights summed (so
-``C[i, j] + C[j, i]`` decides), and zero sums dropped. Everything is vectorised.
+Each block of rows yields its off-diagonal non-zero entries as unordered-pair keys
+``min(i, j) * 2**32 + max(i, j)``. Keys are spilled to disk in buckets by ``min(i, j)``
+(one bucket per block of rows), so a bucket holds every occurrence of its pairs. Buckets
+are then read in order, made unique and streamed to the two edge files: memory holds
+one bucket, not the graph. Weights are kept (and summed per pair, dropping zero sums)
+only when some are negative, since only then can ``C[i, j] + C[j, i]`` cancel.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import dask
 import dask.array as da
 import numpy as np
 import scipy.sparse as sp
 
+from cellucid.engine.files import BinaryStream
+
+SHIFT = np.int64(2**32)
+
 
 @dataclass(frozen=True)
-class Edges:
-    """Sorted, unique edge pairs with ``src < dst``."""
+class EdgeSummary:
+    """What the manifest needs once the edges are written."""
 
-    src: np.ndarray
-    dst: np.ndarray
+    n_edges: int
     max_neighbors: int
 
 
-def _block_pairs(block: object, row_start: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """Unordered-pair keys of a block's off-diagonal non-zero entries.
+def _bucket_file(spill_dir: str, bucket: int, block: int, kind: str) -> str:
+    return os.path.join(spill_dir, f"edges-{bucket:05d}-{block:05d}.{kind}")
 
-    Weights are returned only when some are negative: with none, a pair's summed weight
-    is non-zero exactly when the pair occurs, and the keys alone decide.
-    """
+
+def _spill_block(
+    block: object, block_index: int, row_start: int, bounds: np.ndarray, spill_dir: str
+) -> bool:
+    """Write one block's pair keys (and weights if any is negative) into bucket files."""
     coo = sp.coo_matrix(block) if sp.issparse(block) else sp.coo_matrix(np.asarray(block))
     rows = coo.row.astype(np.int64) + row_start
     cols = coo.col.astype(np.int64)
     keep = (rows != cols) & (coo.data != 0)
-    rows, cols, weights = rows[keep], cols[keep], coo.data[keep]
-    keys = np.minimum(rows, cols) * np.int64(2**32) + np.maximum(rows, cols)
-    return keys, (weights.astype(np.float64) if (weights < 0).any() else None)
+    rows, cols, weights = rows[keep], cols[keep], coo.data[keep].astype(np.float64)
+    low = np.minimum(rows, cols)
+    keys = low * SHIFT + np.maximum(rows, cols)
+    negative = bool((weights < 0).any())
+    bucket_of = np.searchsorted(bounds, low, side="right") - 1
+    order = np.argsort(bucket_of, kind="stable")
+    keys, weights, bucket_of = keys[order], weights[order], bucket_of[order]
+    splits = np.searchsorted(bucket_of, np.arange(len(bounds) + 1))
+    for bucket in range(len(bounds)):
+        part = slice(splits[bucket], splits[bucket + 1])
+        if part.stop > part.start:
+            keys[part].tofile(_bucket_file(spill_dir, bucket, block_index, "keys"))
+            if negative:
+                weights[part].tofile(_bucket_file(spill_dir, bucket, block_index, "weights"))
+    return negative
 
 
-def extract_edges(matrix: da.Array) -> Edges:
-    """The edge pairs of ``matrix`` (n × n), symmetrised, weights dropped."""
+def _unique_pairs(spill_dir: str, bucket: int, n_blocks: int) -> np.ndarray:
+    keys_parts, weight_parts, weighted = [], [], False
+    for block in range(n_blocks):
+        path = _bucket_file(spill_dir, bucket, block, "keys")
+        if not os.path.exists(path):
+            continue
+        keys = np.fromfile(path, dtype=np.int64)
+        weights_path = _bucket_file(spill_dir, bucket, block, "weights")
+        if os.path.exists(weights_path):
+            weighted = True
+            weight_parts.append(np.fromfile(weights_path, dtype=np.float64))
+        else:
+            weight_parts.append(np.ones(len(keys)))
+        keys_parts.append(keys)
+    if not keys_parts:
+        return np.zeros(0, dtype=np.int64)
+    keys = np.concatenate(keys_parts)
+    if not weighted:
+        return np.unique(keys)
+    weights = np.concatenate(weight_parts)
+    order = np.argsort(keys, kind="stable")
+    keys, weights = keys[order], weights[order]
+    unique, first = np.unique(keys, return_index=True)
+    return unique[np.add.reduceat(weights, first) != 0]
+
+
+def write_edges(
+    matrix: da.Array,
+    src_path: Path,
+    dst_path: Path,
+    index_dtype: str,
+    compression: int | None,
+    spill_dir: Path,
+) -> EdgeSummary:
+    """Extract the edges of ``matrix`` (n × n) and stream them to the two edge files."""
     n = matrix.shape[0]
-    starts = np.concatenate([[0], np.cumsum(matrix.chunks[0])[:-1]])
+    spill_dir.mkdir(parents=True, exist_ok=True)
+    bounds = np.concatenate([[0], np.cumsum(matrix.chunks[0])[:-1]]).astype(np.int64)
     blocks = matrix.rechunk({1: -1}).to_delayed().ravel()
-    parts = dask.compute(
-        *[dask.delayed(_block_pairs)(b, int(s)) for b, s in zip(blocks, starts, strict=True)]
+    spill = dask.delayed(_spill_block, pure=False)
+    dask.compute(
+        *[spill(b, i, int(bounds[i]), bounds, str(spill_dir)) for i, b in enumerate(blocks)]
     )
-    keys = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
-    if any(p[1] is not None for p in parts):
-        weights = np.concatenate(
-            [p[1] if p[1] is not None else np.ones(len(p[0])) for p in parts]
-        )
-        order = np.argsort(keys, kind="stable")
-        keys, weights = keys[order], weights[order]
-        unique_keys, first = np.unique(keys, return_index=True)
-        sums = np.add.reduceat(weights, first) if len(first) else np.zeros(0)
-        unique_keys = unique_keys[sums != 0]
-    else:
-        unique_keys = np.unique(keys)
-    del keys
-    src = unique_keys // np.int64(2**32)
-    dst = unique_keys % np.int64(2**32)
+    degree = np.zeros(n, dtype=np.int64)
+    n_edges = 0
+    with BinaryStream(src_path, compression) as src, BinaryStream(dst_path, compression) as dst:
+        for bucket in range(len(bounds)):
+            pairs = _unique_pairs(str(spill_dir), bucket, len(blocks))
+            low, high = pairs // SHIFT, pairs % SHIFT
+            degree += np.bincount(low, minlength=n) + np.bincount(high, minlength=n)
+            src.write(low.astype(index_dtype))
+            dst.write(high.astype(index_dtype))
+            n_edges += len(pairs)
+    return EdgeSummary(n_edges, int(degree.max()) if n else 0)
+
+
+def summarize_edge_files(src_path: Path, dst_path: Path, index_dtype: str, n: int) -> EdgeSummary:
+    """Count the edges and the largest degree of edge files kept from an earlier run."""
+    import gzip
+
+    def read(path: Path) -> np.ndarray:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        return np.frombuffer(raw, dtype=index_dtype)
+
+    src, dst = read(src_path), read(dst_path)
     degree = np.bincount(src, minlength=n) + np.bincount(dst, minlength=n)
-    max_neighbors = int(degree.max()) if len(degree) else 0
-    return Edges(src, dst, max_neighbors)
+    return EdgeSummary(len(src), int(degree.max()) if n else 0)

@@ -14,7 +14,7 @@ import numpy as np
 from cellucid import __version__
 from cellucid.checks import CheckedInputs
 from cellucid.engine import centroids as centroid_math
-from cellucid.engine.connectivity import extract_edges
+from cellucid.engine.connectivity import summarize_edge_files, write_edges
 from cellucid.engine.embeddings import fit_normalizations, normalize, scale_vectors
 from cellucid.engine.files import write_binary, write_text
 from cellucid.engine.genes import (
@@ -404,21 +404,34 @@ class ExportRun:
         if inputs.connectivities is None:
             self.say("INFO: No connectivity data provided, skipping connectivity export.")
             return None
-        edges = extract_edges(inputs.connectivities)
         dtype = manifests.edge_index_dtype(inputs.n_cells)
         src_rel = f"{s.connectivity_dirname}/edges.src.bin{self.gz}"
         dst_rel = f"{s.connectivity_dirname}/edges.dst.bin{self.gz}"
-        for relative, array in ((src_rel, edges.src), (dst_rel, edges.dst)):
-            if not self._keep(relative, "connectivity"):
-                self._write(relative, array.astype(dtype))
+        spill = self.out / SPILL_DIRNAME / "edges"
+        kept = [self._keep(r, "connectivity") for r in (src_rel, dst_rel)]
         self.reporter.flush_skips("connectivity", f"{s.connectivity_dirname}/")
+        try:
+            edges = (
+                summarize_edge_files(self.out / src_rel, self.out / dst_rel, dtype, inputs.n_cells)
+                if all(kept)
+                else write_edges(
+                    inputs.connectivities,
+                    self.out / src_rel,
+                    self.out / dst_rel,
+                    dtype,
+                    s.compression,
+                    spill,
+                )
+            )
+        finally:
+            shutil.rmtree(self.out / SPILL_DIRNAME, ignore_errors=True)
         self.say(
-            f"✓ Wrote connectivity ({len(edges.src):,} edges, max {edges.max_neighbors} "
+            f"✓ Wrote connectivity ({edges.n_edges:,} edges, max {edges.max_neighbors} "
             f"neighbors/cell, {dtype}) to {self.out / s.connectivity_dirname}"
         )
         return manifests.connectivity_manifest(
             n_cells=inputs.n_cells,
-            n_edges=int(len(edges.src)),
+            n_edges=edges.n_edges,
             max_neighbors=edges.max_neighbors,
             index_dtype=dtype,
             sources_path=src_rel,

@@ -68,8 +68,9 @@ def write_text(path: Path, text: str) -> None:
         handle.write(text.encode("utf-8"))
 
 
-def iter_pieces(raw: memoryview, piece_bytes: int = PIECE_BYTES) -> Iterable[memoryview]:
+def iter_pieces(raw: memoryview, piece_bytes: int | None = None) -> Iterable[memoryview]:
     """Fixed-size slices of a byte buffer (at least one, possibly empty)."""
+    piece_bytes = piece_bytes or PIECE_BYTES
     if len(raw) == 0:
         yield raw
         return
@@ -77,16 +78,52 @@ def iter_pieces(raw: memoryview, piece_bytes: int = PIECE_BYTES) -> Iterable[mem
         yield raw[start : start + piece_bytes]
 
 
+class BinaryStream:
+    """Appends arrays to one binary file, framed as a single gzip member when asked.
+
+    Bytes are cut into pieces on a fixed grid of ``PIECE_BYTES``, whatever the sizes of
+    the arrays written, so the file's bytes depend only on its content. The file appears
+    under its final name when the stream is closed without error.
+    """
+
+    def __init__(self, path: Path, compression: int | None) -> None:
+        self.path = path
+        self.compression = compression
+        self._assembler = MemberAssembler(compressed=bool(compression))
+        self._buffer = bytearray()
+        self._context = atomic_file(path)
+        self._handle: BinaryIO | None = None
+
+    def __enter__(self) -> BinaryStream:
+        self._handle = self._context.__enter__()
+        self._handle.write(self._assembler.start())
+        return self
+
+    def write(self, array: np.ndarray) -> None:
+        data = np.ascontiguousarray(array)
+        if data.dtype.byteorder == ">":
+            data = data.astype(data.dtype.newbyteorder("<"))
+        self._buffer += memoryview(data).cast("B")
+        whole = len(self._buffer) - len(self._buffer) % PIECE_BYTES
+        if whole:
+            self._emit(memoryview(self._buffer)[:whole])
+            del self._buffer[:whole]
+
+    def _emit(self, raw: memoryview) -> None:
+        assert self._handle is not None
+        for chunk in iter_pieces(raw):
+            piece = compress_piece(chunk, self.compression)
+            self._handle.write(self._assembler.add(piece.data, piece.crc32, piece.raw_length))
+
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> bool | None:
+        if error is None:
+            if self._buffer or self._assembler.length == 0:
+                self._emit(memoryview(bytes(self._buffer)))
+            self._handle.write(self._assembler.finish())
+        return self._context.__exit__(kind, error, trace)
+
+
 def write_binary(path: Path, array: np.ndarray, compression: int | None) -> None:
     """Write ``array`` as a headerless little-endian binary, gzip-framed when asked."""
-    data = np.ascontiguousarray(array)
-    if data.dtype.byteorder == ">":
-        data = data.astype(data.dtype.newbyteorder("<"))
-    raw = memoryview(data).cast("B")
-    assembler = MemberAssembler(compressed=bool(compression))
-    with atomic_file(path) as handle:
-        handle.write(assembler.start())
-        for chunk in iter_pieces(raw):
-            piece = compress_piece(chunk, compression)
-            handle.write(assembler.add(piece.data, piece.crc32, piece.raw_length))
-        handle.write(assembler.finish())
+    with BinaryStream(path, compression) as stream:
+        stream.write(array)
