@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,12 @@ from cellucid.engine.state import (
     prepare_folder,
 )
 from cellucid.report import Reporter
+
+
+def default_progress(quiet: bool) -> bool:
+    """Progress bars on a terminal or in a notebook, unless quiet (logs stay clean)."""
+    return not quiet and (sys.stderr.isatty() or "ipykernel" in sys.modules)
+
 
 #: rows per dask chunk for reductions and per-cell work when none is given
 DEFAULT_CHUNK_SIZE = 65536
@@ -131,7 +138,8 @@ def prepare(
         Cells per chunk for reductions and per-cell work (default 65536). The gene files
         use their own fixed grid, so the output bytes do not depend on it.
     progress
-        Show progress bars for the long phases (default: when not ``quiet``).
+        Show progress bars for the gene phase (default: on a terminal or in a notebook,
+        unless ``quiet``).
     quiet
         Print nothing.
     scheduler
