@@ -34,7 +34,8 @@ CASES = [
     (
         {"X_umap_2d": None},
         ValueError,
-        "At least one dimensional embedding must be provided. Use X_umap_1d, X_umap_2d, or X_umap_3d.",
+        "At least one dimensional embedding must be provided. "
+        "Use X_umap_1d, X_umap_2d, or X_umap_3d.",
     ),
     (
         {"X_umap_4d": np.zeros((N, 4))},
