@@ -14,12 +14,17 @@ import scipy.sparse as sp
 import zarr
 
 from cellucid import make_demo_anndata, prepare, prepare_anndata
+from cellucid.verify import assert_valid_export
 
 SETTINGS = {"compression": 6, "var_quantization": 8, "quiet": True, "dataset_name": "atlas"}
 
 
 def tree_digest(root: Path) -> dict[str, str]:
-    """SHA-256 of every file under root (hidden bookkeeping files excluded)."""
+    """SHA-256 of every file under root (hidden bookkeeping files excluded).
+
+    Every export a test digests is first checked with the validator.
+    """
+    assert_valid_export(root)
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))

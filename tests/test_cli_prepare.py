@@ -58,6 +58,7 @@ def test_prepare_exports_h5ad(h5ad, tmp_path):
     assert [f["key"] for f in identity["obs_fields"]] == ["cell_type", "n_counts"]
     assert sorted(identity["vector_fields"]["fields"]) == ["velocity_umap"]
     assert len(list((out / "var").glob("*.values.u16.gz"))) == 40
+    assert run_cli("validate", str(out)).returncode == 0
 
 
 def test_missing_file_is_one_line_error(tmp_path):

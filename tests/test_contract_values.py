@@ -10,6 +10,7 @@ import pytest
 import scipy.sparse as sp
 
 from cellucid import prepare
+from cellucid.verify import assert_valid_export
 
 from .decode import dequantize, read_array, read_json
 
@@ -105,6 +106,7 @@ SETTINGS = [
 def exported(request, atlas, tmp_path_factory):
     options = SETTINGS[request.param]
     out = export(atlas, tmp_path_factory.mktemp("x") / "export", **options)
+    assert_valid_export(out)
     return out, options
 
 

@@ -8,6 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 from cellucid import prepare
+from cellucid.verify import assert_valid_export
 
 N = 50
 
@@ -186,5 +187,6 @@ def test_unknown_gene_ids_are_dropped_with_a_warning(base, capsys):
     import json
 
     manifest = json.loads((out / "var_manifest.json").read_text())
+    assert_valid_export(out)
     assert [f[0] for f in manifest["fields"]] == ["g3", "g1"]
     assert sorted(p.name for p in (out / "var").iterdir()) == ["g1.values.f32", "g3.values.f32"]

@@ -21,7 +21,7 @@ _PUBLIC = {
     "serve": "cellucid.server",
     "CellucidServer": "cellucid.server",
     "show": "cellucid.jupyter",
-    "validate_export": "cellucid.validator",
+    "validate_export": "cellucid.verify",
 }
 
 __all__ = ["__version__", *_PUBLIC]

@@ -1,0 +1,36 @@
+"""``cellucid validate EXPORT_DIR``: check an export folder against the format."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``cellucid validate``."""
+    p = subparsers.add_parser(
+        "validate",
+        help="check an export folder against the Cellucid export format",
+        description=(
+            "Check every file an export's manifests name: existence, sizes, single-member "
+            "gzip, category codes, edges, file-name collisions and strict JSON. Exit code 0 "
+            "when valid, 1 when not, 2 when the folder is not an export."
+        ),
+    )
+    p.add_argument("export_dir", metavar="EXPORT_DIR")
+    p.add_argument("--quiet", "-q", action="store_true", help="print only problems")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cellucid.verify import NotAnExportError, validate_export
+
+    try:
+        report = validate_export(args.export_dir)
+    except NotAnExportError as error:
+        print(f"cellucid validate: error: {error}", file=sys.stderr)
+        return 2
+    if not (args.quiet and report.ok):
+        print(report.format())
+    return 0 if report.ok else 1

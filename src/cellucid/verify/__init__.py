@@ -1,0 +1,105 @@
+"""Checking an export folder against the format: ``validate_export`` and ``cellucid validate``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cellucid.verify import rules
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """The outcome of :func:`validate_export`."""
+
+    export_dir: Path
+    errors: tuple[str, ...]
+    warnings: tuple[str, ...]
+    checked_files: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def format(self) -> str:
+        """A human-readable report."""
+        verdict = "valid" if self.ok else f"INVALID ({len(self.errors)} problems)"
+        lines = [f"{self.export_dir}: {verdict}, {self.checked_files} files checked"]
+        lines += [f"  ✗ {e}" for e in self.errors]
+        lines += [f"  ⚠ {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+    __str__ = format
+
+    def raise_if_invalid(self) -> None:
+        """Raise ``ValueError`` listing the problems, if any."""
+        if not self.ok:
+            raise ValueError(self.format())
+
+
+class NotAnExportError(FileNotFoundError):
+    """The folder does not exist or holds no dataset_identity.json."""
+
+
+def validate_export(export_dir: str | Path) -> ValidationReport:
+    """Check an export folder against the Cellucid export format.
+
+    Every file a manifest names must exist with the right size (decoded, for gzip), every
+    ``.gz`` must be exactly one gzip member, codes must be categories or the missing
+    marker, edges must be in range, sorted and unique, file names must not collide, and
+    JSON must be strict with the keys in the format's order.
+
+    Raises
+    ------
+    NotAnExportError
+        If the folder does not exist or has no ``dataset_identity.json``.
+    """
+    root = Path(export_dir)
+    if not (root / "dataset_identity.json").is_file():
+        raise NotAnExportError(f"{root} is not an export folder (no dataset_identity.json)")
+    findings = rules.Findings(root)
+    identity = rules.load_json(findings, "dataset_identity.json")
+    n = rules.check_identity(findings, identity) if identity is not None else None
+    if n is not None:
+        folders = {"vectors"}
+        obs = rules.load_json(findings, "obs_manifest.json")
+        if obs is None and not any("obs_manifest" in e for e in findings.errors):
+            findings.error("obs_manifest.json: missing")
+        elif obs is not None:
+            rules.check_obs(findings, obs, n)
+            folders |= _folders_of(obs.get("_obsSchemas", {}).values())
+        var = rules.load_json(findings, "var_manifest.json")
+        if var is not None:
+            rules.check_var(findings, var, n)
+            folders |= _folders_of([var.get("_varSchema", {})])
+        edges = rules.load_json(findings, "connectivity_manifest.json")
+        if identity.get("stats", {}).get("has_connectivity") and edges is None:
+            findings.error("connectivity_manifest.json: missing but has_connectivity is true")
+        if edges is not None:
+            rules.check_connectivity(findings, edges, n)
+            folders.add(edges.get("sourcesPath", "").split("/")[0])
+        rules.check_vectors(findings, identity, n)
+        rules.unreferenced(findings, {f for f in folders if f})
+    return ValidationReport(
+        root, tuple(findings.errors), tuple(findings.warnings), len(findings.referenced)
+    )
+
+
+def _folders_of(schemas) -> set[str]:
+    folders = set()
+    for schema in schemas:
+        for name, value in schema.items():
+            if name.lower().endswith("pathpattern") and "/" in value:
+                folders.add(value.split("/")[0])
+    return folders
+
+
+def assert_valid_export(export_dir: str | Path) -> ValidationReport:
+    """Validate and raise ``AssertionError`` with the report when the export is invalid."""
+    report = validate_export(export_dir)
+    if not report.ok:
+        raise AssertionError(report.format())
+    return report
+
+
+__all__ = ["ValidationReport", "NotAnExportError", "validate_export", "assert_valid_export"]

@@ -1,0 +1,266 @@
+"""The checks of an export folder, one function per part of the format."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cellucid.format.naming import find_collisions, safe_name
+from cellucid.verify.payload import PayloadError, read_values
+
+IDENTITY_KEYS = [
+    "version",
+    "id",
+    "name",
+    "description",
+    "created_at",
+    "cellucid_data_version",
+    "stats",
+    "embeddings",
+    "obs_fields",
+    "export_settings",
+]
+OBS_KEYS = [
+    "_format",
+    "n_points",
+    "centroid_outlier_quantile",
+    "latent_key",
+    "compression",
+    "_obsSchemas",
+    "_continuousFields",
+    "_categoricalFields",
+]
+VAR_KEYS = [
+    "_format",
+    "n_points",
+    "var_gene_id_column",
+    "compression",
+    "quantization",
+    "_varSchema",
+    "fields",
+]
+EDGE_KEYS = [
+    "format",
+    "n_cells",
+    "n_edges",
+    "max_neighbors",
+    "index_bytes",
+    "index_dtype",
+    "sourcesPath",
+    "destinationsPath",
+    "compression",
+]
+EXT_DTYPE = {"f32": "float32", "u8": "uint8", "u16": "uint16"}
+
+
+@dataclass
+class Findings:
+    """Problems found so far, and the files that were checked."""
+
+    root: Path
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    referenced: set[Path] = field(default_factory=set)
+
+    def error(self, message: str) -> None:
+        self.errors.append(message)
+
+    def binary(self, relative: str, dtype: str, count: int, compression: Any) -> np.ndarray | None:
+        """Read a referenced binary, checking existence, suffix and size."""
+        path = self.root / relative
+        self.referenced.add(path)
+        if bool(compression) != relative.endswith(".gz"):
+            self.error(
+                f"{relative}: compression is {compression} but the name "
+                f"{'lacks' if compression else 'has'} .gz"
+            )
+        if not path.is_file():
+            self.error(f"{relative}: missing (referenced by a manifest)")
+            return None
+        try:
+            return read_values(path, dtype, count)
+        except PayloadError as problem:
+            detail = str(problem).removeprefix(f"{path.name}: ")
+            self.error(f"{relative}: {detail}")
+            return None
+
+
+def load_json(findings: Findings, name: str) -> dict | None:
+    """A JSON document of the export, strict (no NaN or Infinity tokens)."""
+    path = findings.root / name
+    if not path.is_file():
+        return None
+    findings.referenced.add(path)
+
+    def refuse(token: str) -> None:
+        raise ValueError(f"non-strict JSON token {token}")
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse)
+    except ValueError as problem:
+        findings.error(f"{name}: invalid JSON ({problem})")
+        return None
+
+
+def check_key_order(findings: Findings, name: str, document: dict, expected: list[str]) -> None:
+    keys = [k for k in document if k in expected]
+    missing = [k for k in expected if k not in document]
+    if missing:
+        findings.error(f"{name}: missing keys {missing}")
+    elif keys != expected:
+        findings.error(f"{name}: keys out of order: {keys}, expected {expected}")
+
+
+def check_identity(findings: Findings, identity: dict) -> int | None:
+    """Keys, order and embeddings; returns n_cells."""
+    check_key_order(findings, "dataset_identity.json", identity, IDENTITY_KEYS)
+    stats = identity.get("stats", {})
+    n = stats.get("n_cells")
+    if not isinstance(n, int) or n < 0:
+        findings.error("dataset_identity.json: stats.n_cells is not a count")
+        return None
+    embeddings = identity.get("embeddings", {})
+    compression = identity.get("export_settings", {}).get("compression")
+    dims = embeddings.get("available_dimensions", [])
+    if not dims:
+        findings.error("dataset_identity.json: no embedding")
+    for d in dims:
+        relative = embeddings.get("files", {}).get(f"{d}d")
+        if relative is None:
+            findings.error(f"dataset_identity.json: no file for the {d}D embedding")
+            continue
+        points = findings.binary(relative, "float32", n * d, compression)
+        if points is not None and not np.isfinite(points).all():
+            findings.error(f"{relative}: non-finite coordinates")
+    return n
+
+
+def _check_values(
+    findings: Findings, relative: str, values: np.ndarray | None, dtype: str, outliers: bool = False
+) -> None:
+    if values is None or dtype != "float32":
+        return
+    if np.isinf(values).any():
+        findings.error(f"{relative}: holds ±Inf (must be finite or NaN)")
+    if outliers:
+        valid = values[~np.isnan(values)]
+        if ((valid <= 0) | (valid > 1)).any():
+            findings.error(f"{relative}: outlier quantiles outside (0, 1]")
+
+
+def check_obs(findings: Findings, manifest: dict, n: int) -> None:
+    check_key_order(findings, "obs_manifest.json", manifest, OBS_KEYS)
+    if manifest.get("_format") != "compact_v1":
+        findings.error("obs_manifest.json: _format is not compact_v1")
+    if manifest.get("n_points") != n:
+        findings.error(f"obs_manifest.json: n_points {manifest.get('n_points')} != n_cells {n}")
+    compression = manifest.get("compression")
+    schemas = manifest.get("_obsSchemas", {})
+    keys = [e[0] for e in manifest.get("_continuousFields", [])]
+    keys += [e[0] for e in manifest.get("_categoricalFields", [])]
+    for first, second, safe in find_collisions([str(k) for k in keys]):
+        findings.error(
+            f"obs_manifest.json: keys '{first}' and '{second}' share the file name {safe}"
+        )
+    if manifest.get("_continuousFields"):
+        schema = schemas.get("continuous", {})
+        for entry in manifest["_continuousFields"]:
+            relative = schema["pathPattern"].replace("{key}", safe_name(entry[0]))
+            values = findings.binary(relative, schema["dtype"], n, compression)
+            _check_values(findings, relative, values, schema["dtype"])
+    if manifest.get("_categoricalFields"):
+        schema = schemas.get("categorical", {})
+        for entry in manifest["_categoricalFields"]:
+            key, categories, dtype, marker = entry[0], entry[1], entry[2], entry[3]
+            ext = "u8" if dtype == "uint8" else "u16"
+            relative = (
+                schema["codesPathPattern"].replace("{key}", safe_name(key)).replace("{ext}", ext)
+            )
+            codes = findings.binary(relative, dtype, n, compression)
+            if marker != (255 if dtype == "uint8" else 65535):
+                findings.error(f"obs_manifest.json: field '{key}' has missing marker {marker}")
+            if codes is not None:
+                bad = (codes >= len(categories)) & (codes != marker)
+                if bad.any():
+                    cell = int(np.flatnonzero(bad)[0])
+                    findings.error(
+                        f"{relative}: code {int(codes[cell])} at cell {cell} is neither a "
+                        f"category (< {len(categories)}) nor the missing marker"
+                    )
+            relative = schema["outlierPathPattern"].replace("{key}", safe_name(key))
+            values = findings.binary(relative, schema["outlierDtype"], n, compression)
+            _check_values(findings, relative, values, schema["outlierDtype"], outliers=True)
+
+
+def check_var(findings: Findings, manifest: dict, n: int) -> None:
+    check_key_order(findings, "var_manifest.json", manifest, VAR_KEYS)
+    if manifest.get("n_points") != n:
+        findings.error(f"var_manifest.json: n_points {manifest.get('n_points')} != n_cells {n}")
+    schema = manifest.get("_varSchema", {})
+    genes = [str(e[0]) for e in manifest.get("fields", [])]
+    if len(set(genes)) != len(genes):
+        findings.error("var_manifest.json: duplicate gene ids")
+    for first, second, safe in find_collisions(genes):
+        findings.error(
+            f"var_manifest.json: genes '{first}' and '{second}' share the file name {safe}"
+        )
+    for gene in genes:
+        relative = schema["pathPattern"].replace("{key}", safe_name(gene))
+        values = findings.binary(relative, schema["dtype"], n, manifest.get("compression"))
+        _check_values(findings, relative, values, schema["dtype"])
+
+
+def check_connectivity(findings: Findings, manifest: dict, n: int) -> None:
+    check_key_order(findings, "connectivity_manifest.json", manifest, EDGE_KEYS)
+    dtype = manifest.get("index_dtype")
+    expected = "uint16" if n <= 65535 else ("uint32" if n <= 2**32 - 1 else "uint64")
+    if dtype != expected:
+        findings.error(f"connectivity_manifest.json: index_dtype {dtype}, expected {expected}")
+        return
+    count = manifest.get("n_edges", 0)
+    compression = manifest.get("compression")
+    src = findings.binary(manifest["sourcesPath"], dtype, count, compression)
+    dst = findings.binary(manifest["destinationsPath"], dtype, count, compression)
+    if src is None or dst is None:
+        return
+    src, dst = src.astype(np.int64), dst.astype(np.int64)
+    if count and (src.max() >= n or dst.max() >= n):
+        findings.error("connectivity: an edge index is not below n_cells")
+    if (src >= dst).any():
+        findings.error("connectivity: an edge does not have src < dst")
+    keys = src * (n + 1) + dst
+    if (np.diff(keys) <= 0).any():
+        findings.error("connectivity: edges are not sorted by (src, dst) and unique")
+    degree = np.bincount(src, minlength=n) + np.bincount(dst, minlength=n)
+    if count and manifest.get("max_neighbors") != int(degree.max()):
+        findings.error(
+            f"connectivity_manifest.json: max_neighbors {manifest.get('max_neighbors')}, "
+            f"the edges give {int(degree.max())}"
+        )
+
+
+def check_vectors(findings: Findings, identity: dict, n: int) -> None:
+    block = identity.get("vector_fields")
+    if not block:
+        return
+    compression = identity.get("export_settings", {}).get("compression")
+    for field_id, entry in block.get("fields", {}).items():
+        for dim_key, relative in entry.get("files", {}).items():
+            d = int(dim_key.rstrip("d"))
+            vectors = findings.binary(relative, "float32", n * d, compression)
+            if vectors is not None and not np.isfinite(vectors).all():
+                findings.error(f"{relative}: non-finite vectors in field '{field_id}'")
+
+
+def unreferenced(findings: Findings, folders: set[str]) -> None:
+    for folder in sorted(folders):
+        base = findings.root / folder
+        if not base.is_dir():
+            continue
+        for path in sorted(base.rglob("*")):
+            if path.is_file() and not path.name.startswith(".") and path not in findings.referenced:
+                findings.warnings.append(f"{path.relative_to(findings.root)}: not referenced")
