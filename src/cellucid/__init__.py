@@ -18,9 +18,9 @@ _PUBLIC = {
     "prepare_anndata": "cellucid.anndata_input",
     "make_demo_anndata": "cellucid.demo",
     "write_demo_export": "cellucid.demo",
-    "serve": "cellucid.server",
-    "CellucidServer": "cellucid.server",
-    "show": "cellucid.jupyter",
+    "serve": "cellucid.serving",
+    "CellucidServer": "cellucid.serving",
+    "show": "cellucid.notebook",
     "validate_export": "cellucid.verify",
 }
 

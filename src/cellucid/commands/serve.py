@@ -1,0 +1,75 @@
+"""``cellucid serve PATH``: serve an export folder (or a folder of exports) to the viewer."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``cellucid serve``."""
+    p = subparsers.add_parser(
+        "serve",
+        help="serve an export folder (or a folder of exports) to the Cellucid viewer",
+        description=(
+            "Serve an export folder, or a folder whose subfolders are exports, over HTTP for "
+            "the Cellucid viewer. Binds to 127.0.0.1 by default (this machine only); use an "
+            "SSH tunnel to view data on a remote machine."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("path", metavar="PATH", help="export folder or folder of exports")
+    p.add_argument("--port", "-p", type=int, default=8765, help="first port to try; 0 = any")
+    p.add_argument("--host", "-H", default="127.0.0.1", help="interface to bind")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.add_argument("--quiet", "-q", action="store_true", help="print no banner")
+    p.add_argument("--verbose", "-v", action="store_true", help="log every request")
+    p.set_defaults(func=run)
+
+
+def describe_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be served, or None when it can."""
+    if not path.exists():
+        return f"{path} does not exist"
+    if path.suffix == ".h5ad" or (path.is_dir() and path.suffix == ".zarr"):
+        return (
+            f"{path} is an AnnData file, not an export. Export it first, then serve the "
+            f"export: cellucid prepare {path} exports/{path.stem} && "
+            f"cellucid serve exports/{path.stem}"
+        )
+    if not path.is_dir():
+        return f"{path} is not a folder; serve an export folder or a folder of exports"
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    from cellucid.serving.server import CellucidServer
+
+    path = Path(args.path)
+    problem = describe_problem(path)
+    if problem is None:
+        try:
+            server = CellucidServer(
+                path, args.port, args.host, quiet=args.quiet, verbose=args.verbose
+            )
+            server._bind()
+        except (OSError, ValueError) as error:
+            problem = str(error)
+    if problem is not None:
+        print(f"cellucid serve: error: {problem}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(server.banner(), flush=True)
+    if not args.no_browser:
+        import webbrowser
+
+        webbrowser.open(server.viewer_url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        if not args.quiet:
+            print("\nStopped.", flush=True)
+        return 130
+    return 0

@@ -1,0 +1,42 @@
+"""Finding the exports under the served folder: the folder itself or its subfolders."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+IDENTITY = "dataset_identity.json"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One served export."""
+
+    id: str
+    name: str
+    path: str  # URL path of the export's folder, ending in "/"
+
+    def as_json(self) -> dict[str, str]:
+        return {"id": self.id, "name": self.name, "path": self.path}
+
+
+def _read(folder: Path, url_path: str) -> Dataset:
+    try:
+        identity = json.loads((folder / IDENTITY).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        identity = {}
+    name = str(identity.get("name") or folder.name)
+    return Dataset(str(identity.get("id") or name), name, url_path)
+
+
+def is_export(folder: Path) -> bool:
+    return (folder / IDENTITY).is_file()
+
+
+def discover(root: Path) -> tuple[str, list[Dataset]]:
+    """``("single", [one])`` for an export folder, ``("root", [...])`` for an exports root."""
+    if is_export(root):
+        return "single", [_read(root, "/")]
+    subfolders = sorted(p for p in root.iterdir() if p.is_dir() and is_export(p))
+    return "root", [_read(p, f"/{p.name}/") for p in subfolders]

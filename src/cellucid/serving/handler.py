@@ -1,0 +1,204 @@
+"""The HTTP request handler: cellucid endpoints, export files, the viewer UI."""
+
+from __future__ import annotations
+
+import email.utils
+import html
+import json
+import mimetypes
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cellucid import __version__
+from cellucid.serving.cors import origin_allowed
+from cellucid.serving.paths import Forbidden, request_path, resolve_inside
+from cellucid.serving.viewer import UNAVAILABLE_PAGE
+
+if TYPE_CHECKING:
+    from cellucid.serving.server import _HTTPServer
+
+CONTENT_TYPES = {
+    ".gz": "application/octet-stream",  # opaque: the viewer gunzips .gz files itself
+    ".bin": "application/octet-stream",
+    ".json": "application/json",
+    ".js": "text/javascript",
+    ".mjs": "text/javascript",
+    ".css": "text/css",
+    ".html": "text/html; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".wasm": "application/wasm",
+}
+COPY_BYTES = 1 << 16
+
+
+def content_type(path: Path) -> str:
+    return (
+        CONTENT_TYPES.get(path.suffix)
+        or mimetypes.guess_type(path.name)[0]
+        or ("application/octet-stream")
+    )
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """(first, last) of a single ``bytes=`` range, or None if unsatisfiable/invalid."""
+    unit, _, spec = header.partition("=")
+    if unit.strip() != "bytes" or "," in spec:
+        return None
+    first, _, last = spec.strip().partition("-")
+    try:
+        if first == "":
+            length = int(last)
+            if length <= 0:
+                return None
+            return max(0, size - length), size - 1
+        start = int(first)
+        end = int(last) if last else size - 1
+    except ValueError:
+        return None
+    if start >= size or end < start:
+        return None
+    return start, min(end, size - 1)
+
+
+class CellucidHandler(BaseHTTPRequestHandler):
+    """Answers GET, HEAD and OPTIONS; never serves anything outside the data folder."""
+
+    server: _HTTPServer
+    protocol_version = "HTTP/1.1"
+    server_version = f"cellucid/{__version__}"
+
+    # -- plumbing ----------------------------------------------------------------------
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+        if self.server.app.verbose:
+            super().log_message(format, *args)
+
+    def _cors_headers(self) -> None:
+        origin = self.headers.get("Origin")
+        if origin_allowed(origin):
+            self.send_header("Access-Control-Allow-Origin", origin)
+            self.send_header("Access-Control-Expose-Headers", "Content-Length, Content-Range")
+        self.send_header("Vary", "Origin")
+
+    def _send_bytes(self, status: int, body: bytes, kind: str, extra: dict | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-cache")
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
+        self._cors_headers()
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _send_json(self, document: Any, status: int = 200) -> None:
+        self._send_bytes(status, json.dumps(document).encode(), "application/json")
+
+    def _send_error(self, status: int, message: str) -> None:
+        self._send_json({"error": message, "status": status}, status)
+
+    # -- methods -----------------------------------------------------------------------
+    def do_OPTIONS(self) -> None:  # noqa: N802 - http.server naming
+        self.send_response(HTTPStatus.NO_CONTENT)
+        self._cors_headers()
+        if origin_allowed(self.headers.get("Origin")):
+            self.send_header("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+            requested = self.headers.get("Access-Control-Request-Headers")
+            self.send_header("Access-Control-Allow-Headers", requested or "Range, Content-Type")
+            self.send_header("Access-Control-Max-Age", "600")
+            if self.headers.get("Access-Control-Request-Private-Network", "").lower() == "true":
+                self.send_header("Access-Control-Allow-Private-Network", "true")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self.do_GET()
+
+    def do_GET(self) -> None:  # noqa: N802
+        app = self.server.app
+        path = request_path(self.path)
+        if path == "/_cellucid/health":
+            return self._send_json({"status": "ok", "type": "exported", "version": __version__})
+        if path == "/_cellucid/info":
+            return self._send_json(
+                {"version": __version__, "host": app.host, "port": app.port, "mode": app.mode}
+            )
+        if path == "/_cellucid/datasets":
+            return self._send_json({"datasets": [d.as_json() for d in app.datasets()]})
+        try:
+            file = resolve_inside(app.data_dir, path)
+        except Forbidden:
+            return self._send_error(HTTPStatus.FORBIDDEN, "path outside the served folder")
+        if file is not None:
+            return self._send_file(file)
+        return self._send_viewer(path)
+
+    # -- files -------------------------------------------------------------------------
+    def _send_file(self, file: Path) -> None:
+        stat = file.stat()
+        size = stat.st_size
+        modified = email.utils.formatdate(stat.st_mtime, usegmt=True)
+        since = self.headers.get("If-Modified-Since")
+        if since and "Range" not in self.headers:
+            try:
+                if int(stat.st_mtime) <= email.utils.parsedate_to_datetime(since).timestamp():
+                    self.send_response(HTTPStatus.NOT_MODIFIED)
+                    self.send_header("Last-Modified", modified)
+                    self._cors_headers()
+                    self.end_headers()
+                    return
+            except (TypeError, ValueError):
+                pass
+        first, last, status = 0, size - 1, HTTPStatus.OK
+        headers = {"Accept-Ranges": "bytes", "Last-Modified": modified}
+        if "Range" in self.headers:
+            wanted = parse_range(self.headers["Range"], size)
+            if wanted is None:
+                return self._send_bytes(
+                    HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE,
+                    b"",
+                    "text/plain",
+                    {"Content-Range": f"bytes */{size}"},
+                )
+            first, last = wanted
+            status = HTTPStatus.PARTIAL_CONTENT
+            headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+        length = max(0, last - first + 1)
+        self.send_response(status)
+        self.send_header("Content-Type", content_type(file))
+        self.send_header("Content-Length", str(length))
+        self.send_header("Cache-Control", "no-cache")
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self._cors_headers()
+        self.end_headers()
+        if self.command == "HEAD" or length == 0:
+            return
+        with open(file, "rb") as handle:
+            handle.seek(first)
+            remaining = length
+            while remaining:
+                chunk = handle.read(min(COPY_BYTES, remaining))
+                if not chunk:
+                    break
+                self.wfile.write(chunk)
+                remaining -= len(chunk)
+
+    def _send_viewer(self, path: str) -> None:
+        app = self.server.app
+        asset = app.viewer.get(path)
+        if asset is not None:
+            return self._send_file(asset)
+        if path in ("/", "/index.html"):
+            page = UNAVAILABLE_PAGE.format(
+                upstream=html.escape(app.viewer.upstream),
+                error=html.escape(app.viewer.last_error or "no network"),
+                cache=html.escape(str(app.viewer.folder)),
+                origin=html.escape(app.url),
+            )
+            return self._send_bytes(
+                HTTPStatus.SERVICE_UNAVAILABLE, page.encode(), "text/html; charset=utf-8"
+            )
+        return self._send_error(HTTPStatus.NOT_FOUND, f"not found: {path}")

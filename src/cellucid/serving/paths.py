@@ -1,0 +1,40 @@
+"""Mapping request paths to files, never outside the served folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+
+class Forbidden(Exception):
+    """The request path tries to leave the served folder."""
+
+
+def request_path(raw: str) -> str:
+    """The decoded path part of a request target (query and fragment dropped)."""
+    return unquote(urlsplit(raw).path)
+
+
+def resolve_inside(root: Path, url_path: str) -> Path | None:
+    """The file under ``root`` that ``url_path`` names, or None when there is none.
+
+    Raises
+    ------
+    Forbidden
+        For ``..`` segments, backslashes, NUL bytes, and paths (or symlinks) that resolve
+        outside ``root``.
+    """
+    if "\x00" in url_path or "\\" in url_path:
+        raise Forbidden(url_path)
+    parts = [p for p in url_path.split("/") if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        raise Forbidden(url_path)
+    base = root.resolve()
+    candidate = base.joinpath(*parts)
+    try:
+        resolved = candidate.resolve()
+    except (OSError, RuntimeError):
+        return None
+    if resolved != base and not resolved.is_relative_to(base):
+        raise Forbidden(url_path)
+    return resolved if resolved.is_file() else None

@@ -1,0 +1,117 @@
+"""`cellucid serve` as a real command, and show() in a real notebook kernel."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cellucid import write_demo_export
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory) -> Path:
+    return write_demo_export(
+        tmp_path_factory.mktemp("e") / "demo", n_cells=200, n_genes=5, quiet=True
+    )
+
+
+def test_serve_command_runs_and_stops_on_ctrl_c(export, tmp_path):
+    env = {
+        "CELLUCID_WEB_URL": "http://127.0.0.1:9",
+        "CELLUCID_WEB_CACHE_DIR": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cellucid", "serve", str(export), "--port", "0", "--no-browser"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        banner = ""
+        deadline = time.monotonic() + 60
+        while "Ctrl+C" not in banner and time.monotonic() < deadline:
+            banner += process.stdout.readline()
+        port = int(re.search(r"Data:\s+http://127\.0\.0\.1:(\d+)/", banner).group(1))
+        assert f"Viewer: http://127.0.0.1:{port}/?remote=http://127.0.0.1:{port}" in banner
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/_cellucid/health")
+        assert json.loads(conn.getresponse().read())["status"] == "ok"
+        conn.close()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 130
+    finally:
+        process.kill()
+        process.wait()
+
+
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (lambda tmp: tmp / "missing", "does not exist"),
+        (
+            lambda tmp: (tmp / "atlas.h5ad").write_bytes(b"x") and tmp / "atlas.h5ad",
+            "cellucid prepare",
+        ),
+        (lambda tmp: (tmp / "empty").mkdir() or tmp / "empty", "holds no export"),
+    ],
+    ids=["missing", "h5ad", "empty"],
+)
+def test_serve_command_errors(tmp_path, make, words):
+    target = make(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "cellucid", "serve", str(target), "--no-browser", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert words in result.stderr and result.stderr.strip().count("\n") == 0
+
+
+def test_quickstart_notebook_shows_the_viewer(tmp_path, monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    monkeypatch.setenv("CELLUCID_WEB_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("CELLUCID_WEB_CACHE_DIR", str(tmp_path / "cache"))
+    shutil.copy(ROOT / "notebooks" / "quickstart.ipynb", tmp_path / "quickstart.ipynb")
+    notebook = nbformat.read(tmp_path / "quickstart.ipynb", as_version=4)
+    client = nbclient.NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": tmp_path}}
+    )
+    client.execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    frames = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    assert frames, outputs
+    match = re.search(
+        r'<iframe src="http://127\.0\.0\.1:(\d+)/\?remote=http://127\.0\.0\.1:(\d+)"', frames[0]
+    )
+    assert match and match.group(1) == match.group(2)
+    assert (tmp_path / "exports" / "demo" / "dataset_identity.json").exists()
+
+
+def test_show_outside_jupyter_and_behind_a_proxy(export, monkeypatch, capsys):
+    from cellucid import show
+
+    viewer = show(export)
+    try:
+        port = viewer.server.port
+        assert f"Cellucid viewer: http://127.0.0.1:{port}/?remote=" in capsys.readouterr().out
+        monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/ana/")
+        assert viewer.url == f"/user/ana/proxy/{port}/?remote=/user/ana/proxy/{port}"
+        assert f'src="/user/ana/proxy/{port}/' in viewer._repr_html_()
+    finally:
+        viewer.stop()
+    assert not viewer.server.running
