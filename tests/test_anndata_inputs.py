@@ -32,6 +32,25 @@ def tree_digest(root: Path) -> dict[str, str]:
     }
 
 
+def export_arrays(adata, out: Path, **overrides):
+    """prepare() on the atlas's arrays, with some inputs replaced by other kinds."""
+    arguments = {
+        "latent_space": adata.obsm["X_pca"],
+        "obs": adata.obs,
+        "var": adata.var,
+        "gene_expression": adata.X,
+        "connectivities": adata.obsp["connectivities"],
+        "X_umap_2d": adata.obsm["X_umap"],
+        "X_umap_3d": adata.obsm["X_umap_3d"],
+        "vector_fields": {
+            "velocity_umap": adata.obsm["velocity_umap"],
+            "velocity_umap_3d": adata.obsm["velocity_umap_3d"],
+        },
+        "out_dir": out,
+    }
+    return prepare(**(arguments | overrides | SETTINGS))
+
+
 @pytest.fixture(scope="module")
 def atlas(tmp_path_factory):
     adata = make_demo_anndata(n_cells=1500, n_genes=120)
@@ -92,20 +111,12 @@ def test_dask_inputs_match_memory(atlas, reference_tree, tmp_path, chunks, spars
     x = da.from_array(adata.X.toarray(), chunks=(chunks, 50))
     if sparse_chunks:
         x = x.map_blocks(sp.csr_matrix, dtype=x.dtype, meta=sp.csr_matrix((0, 0), dtype=np.float32))
-    out = prepare(
+    out = export_arrays(
+        adata,
+        tmp_path / "export",
         latent_space=da.from_array(adata.obsm["X_pca"], chunks=(chunks, 7)),
-        obs=adata.obs,
-        var=adata.var,
         gene_expression=x,
-        connectivities=adata.obsp["connectivities"],
         X_umap_2d=da.from_array(adata.obsm["X_umap"], chunks=(chunks, 2)),
-        X_umap_3d=adata.obsm["X_umap_3d"],
-        vector_fields={
-            "velocity_umap": adata.obsm["velocity_umap"],
-            "velocity_umap_3d": adata.obsm["velocity_umap_3d"],
-        },
-        out_dir=tmp_path / "export",
-        **SETTINGS,
     )
     assert tree_digest(out) == reference_tree
 
@@ -116,20 +127,16 @@ def test_h5py_and_zarr_arrays_as_prepare_inputs(atlas, reference_tree, tmp_path)
     adata, h5ad, _, zarr_v3 = atlas
     store = zarr.open_group(zarr_v3, mode="r")
     with h5py.File(h5ad, "r") as f:
-        out = prepare(
+        out = export_arrays(
+            adata,
+            tmp_path / "export",
             latent_space=f["obsm/X_pca"],
-            obs=adata.obs,
-            var=adata.var,
-            gene_expression=adata.X,
-            connectivities=adata.obsp["connectivities"],
             X_umap_2d=store["obsm/X_umap"],
             X_umap_3d=f["obsm/X_umap_3d"],
             vector_fields={
                 "velocity_umap": store["obsm/velocity_umap"],
                 "velocity_umap_3d": adata.obsm["velocity_umap_3d"],
             },
-            out_dir=tmp_path / "export",
-            **SETTINGS,
         )
     assert tree_digest(out) == reference_tree
 
@@ -138,20 +145,12 @@ def test_xarray_inputs(atlas, reference_tree, tmp_path):
     import xarray as xr
 
     adata = atlas[0]
-    out = prepare(
+    out = export_arrays(
+        adata,
+        tmp_path / "export",
         latent_space=xr.DataArray(adata.obsm["X_pca"], dims=("cell", "pc")),
-        obs=adata.obs,
-        var=adata.var,
         gene_expression=xr.DataArray(da.from_array(adata.X.toarray(), chunks=(400, 120))),
-        connectivities=adata.obsp["connectivities"],
         X_umap_2d=xr.DataArray(adata.obsm["X_umap"]),
-        X_umap_3d=adata.obsm["X_umap_3d"],
-        vector_fields={
-            "velocity_umap": adata.obsm["velocity_umap"],
-            "velocity_umap_3d": adata.obsm["velocity_umap_3d"],
-        },
-        out_dir=tmp_path / "export",
-        **SETTINGS,
     )
     assert tree_digest(out) == reference_tree
 
@@ -203,23 +202,8 @@ def test_lazy_obs_tables(atlas, reference_tree, tmp_path, kind):
         adata = adata.copy()
         for key in ("cell_type", "batch"):
             adata.obs[key] = adata.obs[key].astype(str)
-    out = prepare(
-        latent_space=adata.obsm["X_pca"],
-        obs=obs,
-        var=adata.var,
-        gene_expression=adata.X,
-        connectivities=adata.obsp["connectivities"],
-        X_umap_2d=adata.obsm["X_umap"],
-        X_umap_3d=adata.obsm["X_umap_3d"],
-        vector_fields={
-            "velocity_umap": adata.obsm["velocity_umap"],
-            "velocity_umap_3d": adata.obsm["velocity_umap_3d"],
-        },
-        out_dir=tmp_path / "export",
-        # AnnData's lazy obs does not promise the stored column order
-        obs_keys=list(adata.obs.columns),
-        **SETTINGS,
-    )
+    # AnnData's lazy obs does not promise the stored column order
+    out = export_arrays(adata, tmp_path / "export", obs=obs, obs_keys=list(adata.obs.columns))
     expected = prepare_anndata(adata, tmp_path / "expected", **SETTINGS)
     assert tree_digest(out) == tree_digest(expected)
     if kind == "anndata_lazy":
