@@ -190,3 +190,38 @@ def test_unknown_gene_ids_are_dropped_with_a_warning(base, capsys):
     assert_valid_export(out)
     assert [f[0] for f in manifest["fields"]] == ["g3", "g1"]
     assert sorted(p.name for p in (out / "var").iterdir()) == ["g1.values.f32", "g3.values.f32"]
+
+
+def test_signature_matches_the_documented_api():
+    import inspect
+
+    documented = (
+        'latent_space=None, obs=None, var=None, gene_expression=None, var_gene_id_column="index", '
+        "gene_identifiers=None, connectivities=None, out_dir=None, obs_keys=None, "
+        "centroid_outlier_quantile=0.95, centroid_min_points=10, "
+        'obs_manifest_filename="obs_manifest.json", obs_binary_dirname="obs", '
+        'var_manifest_filename="var_manifest.json", var_binary_dirname="var", '
+        'connectivity_manifest_filename="connectivity_manifest.json", '
+        'connectivity_binary_dirname="connectivity", force=False, var_quantization=None, '
+        'obs_continuous_quantization=None, obs_categorical_dtype="auto", compression=None, '
+        "dataset_name=None, dataset_description=None, dataset_id=None, source_name=None, "
+        "source_url=None, source_citation=None, X_umap_1d=None, X_umap_2d=None, X_umap_3d=None, "
+        "X_umap_4d=None, vector_fields=None"
+    )
+    parameters = inspect.signature(prepare).parameters
+    positional = [p for p in parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD]
+    rendered = ", ".join(f"{p.name}={p.default!r}".replace("'", '"') for p in positional)
+    assert rendered == documented
+    assert [p.name for p in parameters.values() if p.kind is p.KEYWORD_ONLY] == [
+        "chunk_size",
+        "progress",
+        "quiet",
+        "scheduler",
+    ]
+
+
+def test_default_out_dir_is_exports_under_the_current_directory(base, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = {k: v for k, v in base.items() if k != "out_dir"}
+    assert prepare(**args) == tmp_path / "exports"
+    assert (tmp_path / "exports" / "dataset_identity.json").exists()
