@@ -33,7 +33,14 @@ def _expression_chunk(rng: np.random.Generator, rows: int, genes: int, density: 
     return matrix
 
 
-def write_atlas(path: Path, n_cells: int, n_genes: int, seed: int = 0, density: float = 0.06):
+def write_atlas(
+    path: Path,
+    n_cells: int,
+    n_genes: int,
+    seed: int = 0,
+    density: float = 0.06,
+    dense: bool = False,
+):
     """Write the atlas to ``path`` and return it."""
     rng = np.random.default_rng(seed)
     n_types = 30
@@ -84,6 +91,18 @@ def write_atlas(path: Path, n_cells: int, n_genes: int, seed: int = 0, density: 
     with h5py.File(path, "a") as f:
         if "X" in f:
             del f["X"]
+        if dense:
+            x = f.create_dataset(
+                "X", (n_cells, n_genes), np.float32, chunks=(min(n_cells, 1024), min(n_genes, 256))
+            )
+            x.attrs["encoding-type"] = "array"
+            x.attrs["encoding-version"] = "0.2.0"
+            for start in range(0, n_cells, ROWS_PER_CHUNK):
+                rows_here = min(ROWS_PER_CHUNK, n_cells - start)
+                x[start : start + rows_here] = _expression_chunk(
+                    rng, rows_here, n_genes, density
+                ).toarray()
+            return path
         group = f.create_group("X")
         group.attrs["encoding-type"] = "csr_matrix"
         group.attrs["encoding-version"] = "0.1.0"
@@ -113,9 +132,10 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=100_000)
     parser.add_argument("--genes", type=int, default=5_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dense", action="store_true", help="store X dense instead of CSR")
     args = parser.parse_args()
     start = time.perf_counter()
-    write_atlas(args.out, args.cells, args.genes, args.seed)
+    write_atlas(args.out, args.cells, args.genes, args.seed, dense=args.dense)
     size = args.out.stat().st_size / 1e9
     print(f"wrote {args.out} ({size:.2f} GB) in {time.perf_counter() - start:.1f} s")
 

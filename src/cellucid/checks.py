@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from cellucid.engine.embeddings import first_non_finite_row
-from cellucid.engine.genes import choose_piece_cells
-from cellucid.engine.inputs import as_cell_chunked
+from cellucid.engine.genes import choose_piece_cells, slab_genes_for
+from cellucid.engine.inputs import as_cell_chunked, is_sparse_array
 from cellucid.engine.obs_fields import (
     CategoricalColumn,
     ContinuousColumn,
@@ -219,8 +219,11 @@ def check_genes(
         and matrix.shape[0] == n_cells
         and not isinstance(gene_expression, da.Array)
     ):
-        # read straight on the gene grid: rechunking would read each input chunk whole
-        matrix = as_cell_chunked(gene_expression, choose_piece_cells(matrix))
+        # Read straight on the gene grid (dense input also in slabs of genes): rechunking
+        # would read each input chunk whole.
+        piece_cells = choose_piece_cells(matrix)
+        slab = slab_genes_for(piece_cells, matrix.shape[1], dense=not is_sparse_array(matrix))
+        matrix = as_cell_chunked(gene_expression, piece_cells, slab)
     if matrix.ndim != 2 or matrix.shape[0] != n_cells:
         raise ValueError(
             f"gene_expression must have shape (n_cells, n_genes) with {n_cells} rows, "

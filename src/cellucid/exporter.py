@@ -5,9 +5,11 @@ from __future__ import annotations
 import shutil
 import sys
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+import dask
 import pandas as pd
 
 from cellucid.checks import (
@@ -260,4 +262,6 @@ def prepare(
         progress=(not quiet) if progress is None else progress,
         record=record,
     )
-    return run.run()
+    # a named scheduler applies to every dask computation of the run
+    with dask.config.set(scheduler=scheduler) if scheduler else nullcontext():
+        return run.run()

@@ -23,7 +23,9 @@ from cellucid.engine.genes import (
     block_tasks,
     choose_piece_cells,
     gene_ranges,
+    slab_genes_for,
 )
+from cellucid.engine.inputs import is_sparse_array
 from cellucid.engine.obs_fields import CategoricalColumn, encode_codes
 from cellucid.engine.runner import run_tasks
 from cellucid.engine.state import ExportRecord, write_record
@@ -376,6 +378,7 @@ class ExportRun:
         spill = self.out / SPILL_DIRNAME
         shutil.rmtree(spill, ignore_errors=True)
         spill.mkdir()
+        dense = not is_sparse_array(inputs.matrix)
         try:
             job = GeneJob(
                 n_cells=inputs.n_cells,
@@ -387,12 +390,17 @@ class ExportRun:
                 bits=s.var_quantization,
                 compression=s.compression,
                 spill_dir=str(spill),
+                slab_genes=slab_genes_for(self.piece_cells(), len(todo), dense),
+                dense=dense,
             )
-            indexes = run_tasks(
-                block_tasks(inputs.matrix, job),
+            grid = block_tasks(inputs.matrix, job)
+            flat = run_tasks(
+                [task for row in grid for task in row],
                 desc="genes: read, encode, compress",
                 progress=self.progress,
             )
+            width = len(grid[0])
+            indexes = [flat[k * width : (k + 1) * width] for k in range(len(grid))]
             run_tasks(
                 assembly_tasks(indexes, job), desc="genes: write files", progress=self.progress
             )

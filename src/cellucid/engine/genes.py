@@ -20,6 +20,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from cellucid.engine.files import atomic_file
+from cellucid.engine.inputs import is_sparse_array
+from cellucid.engine.runner import run_tasks
 from cellucid.format.gzip_pieces import MemberAssembler, compress_piece
 from cellucid.format.quantize import quantize_rows
 
@@ -27,7 +29,7 @@ from cellucid.format.quantize import quantize_rows
 # transposed copy, 12 bytes per stored value). Fixed, so the grid and the bytes of the
 # files depend on the data only.
 BLOCK_BYTES = 1 << 27
-MIN_PIECE_CELLS = 8192
+MIN_PIECE_CELLS = 1024
 MAX_PIECE_CELLS = 65536
 # Dense columns encoded at once inside a block task.
 GROUP_BYTES = 1 << 25
@@ -47,13 +49,21 @@ class GeneJob:
     bits: int | None
     compression: int | None
     spill_dir: str
+    # Dense matrices are read in slabs of this many exported genes (sparse ones, whose
+    # rows cannot be cut by column cheaply, in one slab of all genes).
+    slab_genes: int
+    dense: bool
 
     @property
     def n_blocks(self) -> int:
         return max(1, -(-self.n_cells // self.piece_cells))
 
-    def spill_path(self, block: int) -> str:
-        return os.path.join(self.spill_dir, f"genes-{block:06d}.bin")
+    @property
+    def n_slabs(self) -> int:
+        return max(1, -(-len(self.columns) // self.slab_genes))
+
+    def spill_path(self, block: int, slab: int) -> str:
+        return os.path.join(self.spill_dir, f"genes-{block:06d}-{slab:05d}.bin")
 
 
 def choose_piece_cells(matrix: da.Array) -> int:
@@ -93,9 +103,12 @@ class _BlockColumns:
             self.sparse = None
             self.dense = np.asarray(block) if every_column else np.asarray(block)[:, columns]
 
-    def encode(self, first: int, stop: int, job: GeneJob) -> np.ndarray:
-        """Encoded rows ``first:stop`` as float32 (Inf as NaN) or quantization codes."""
-        genes = np.arange(first, stop)
+    def encode(self, first: int, stop: int, job: GeneJob, gene_offset: int = 0) -> np.ndarray:
+        """Encoded rows ``first:stop`` as float32 (Inf as NaN) or quantization codes.
+
+        ``gene_offset`` is the export index of this block's first gene (for the ranges).
+        """
+        genes = np.arange(first, stop) + gene_offset
         if self.dense is not None:
             values = np.ascontiguousarray(self.dense[:, first:stop].T, dtype=np.float32)
             if job.bits is None:
@@ -119,20 +132,24 @@ class _BlockColumns:
         return out
 
 
-def write_block_pieces(block: object, block_index: int, job: GeneJob) -> np.ndarray:
-    """Encode and compress every exported gene of one block into its spill file.
+def write_block_pieces(block: object, block_index: int, slab: int, job: GeneJob) -> np.ndarray:
+    """Encode and compress the genes of one slab of one block into its spill file.
 
-    Returns an (n_genes, 3) int64 array: offset, length and CRC-32 of each gene's piece.
+    Returns an (n_slab_genes, 3) int64 array: offset, length and CRC-32 of each piece.
     """
-    columns = _BlockColumns(block, job.columns)
+    first_gene = slab * job.slab_genes
+    n_genes = min(job.slab_genes, len(job.columns) - first_gene)
+    # a dense slab holds exactly its genes; a sparse block holds every matrix column
+    local = np.arange(n_genes) if job.dense else job.columns
+    columns = _BlockColumns(block, local)
     n_rows = block.shape[0]
     group = max(1, GROUP_BYTES // max(1, n_rows * 4))
-    index = np.zeros((len(job.columns), 3), dtype=np.int64)
+    index = np.zeros((n_genes, 3), dtype=np.int64)
     offset = 0
-    with open(job.spill_path(block_index), "wb") as spill:
-        for first in range(0, len(job.columns), group):
-            stop = min(first + group, len(job.columns))
-            encoded = columns.encode(first, stop, job)
+    with open(job.spill_path(block_index, slab), "wb") as spill:
+        for first in range(0, n_genes, group):
+            stop = min(first + group, n_genes)
+            encoded = columns.encode(first, stop, job, first_gene)
             for row in range(stop - first):
                 piece = compress_piece(memoryview(encoded[row]).cast("B"), job.compression)
                 spill.write(piece.data)
@@ -141,60 +158,104 @@ def write_block_pieces(block: object, block_index: int, job: GeneJob) -> np.ndar
     return index
 
 
-def assemble_genes(genes: range, indexes: list[np.ndarray], job: GeneJob) -> int:
+def assemble_genes(genes: range, indexes: list[list[np.ndarray]], job: GeneJob) -> int:
     """Write the final files of ``genes`` from the spill files; returns how many."""
     itemsize = np.dtype({None: "float32", 8: "uint8", 16: "uint16"}[job.bits]).itemsize
-    fds = [os.open(job.spill_path(b), os.O_RDONLY) for b in range(job.n_blocks)]
+    fds: dict[tuple[int, int], int] = {}
     try:
         for gene in genes:
+            slab, local = divmod(gene, job.slab_genes)
             assembler = MemberAssembler(compressed=bool(job.compression))
             with atomic_file(Path(job.paths[gene])) as handle:
                 handle.write(assembler.start())
-                for block, fd in enumerate(fds):
-                    offset, length, crc = (int(v) for v in indexes[block][gene])
+                for block in range(job.n_blocks):
+                    fd = fds.get((block, slab))
+                    if fd is None:
+                        fd = fds[(block, slab)] = os.open(job.spill_path(block, slab), os.O_RDONLY)
+                    offset, length, crc = (int(v) for v in indexes[block][slab][local])
                     rows = min(job.piece_cells, job.n_cells - block * job.piece_cells)
                     data = os.pread(fd, length, offset)
                     handle.write(assembler.add(data, crc, rows * itemsize))
                 handle.write(assembler.finish())
     finally:
-        for fd in fds:
+        for fd in fds.values():
             os.close(fd)
     return len(genes)
 
 
-def block_tasks(matrix: da.Array, job: GeneJob) -> list:
-    """One delayed task per block of the fixed grid."""
-    gridded = matrix.rechunk({0: job.piece_cells, 1: -1})
-    blocks = gridded.to_delayed().ravel()
+def slab_genes_for(piece_cells: int, n_genes: int, dense: bool) -> int:
+    """Exported genes per slab: all for sparse input, about GROUP_BYTES of float32 for dense."""
+    if not dense:
+        return max(1, n_genes)
+    return max(1, min(n_genes, GROUP_BYTES // (piece_cells * 4)))
+
+
+def block_tasks(matrix: da.Array, job: GeneJob) -> list[list]:
+    """One delayed task per (block of the fixed grid, slab of genes)."""
+    if job.dense:
+        gridded = _select(matrix, job.columns).rechunk({0: job.piece_cells, 1: job.slab_genes})
+    else:
+        gridded = matrix.rechunk({0: job.piece_cells, 1: -1})
+    blocks = gridded.to_delayed()
     write = dask.delayed(write_block_pieces, pure=False)
-    return [write(block, index, job) for index, block in enumerate(blocks)]
+    # one graph node for the plan: dask would otherwise walk its thousands of paths per task
+    plan = dask.delayed(job, traverse=False)
+    return [
+        [write(blocks[k, s], k, s, plan) for s in range(blocks.shape[1])]
+        for k in range(blocks.shape[0])
+    ]
 
 
-def assembly_tasks(indexes: list[np.ndarray], job: GeneJob, genes_per_task: int = 256) -> list:
+def assembly_tasks(
+    indexes: list[list[np.ndarray]], job: GeneJob, genes_per_task: int = 256
+) -> list:
     """Delayed assembly tasks over consecutive runs of genes."""
     assemble = dask.delayed(assemble_genes, pure=False)
     shared = dask.delayed(indexes, traverse=False)
+    plan = dask.delayed(job, traverse=False)
     return [
-        assemble(range(start, min(start + genes_per_task, len(job.columns))), shared, job)
+        assemble(range(start, min(start + genes_per_task, len(job.columns))), shared, plan)
         for start in range(0, len(job.columns), genes_per_task)
     ]
 
 
 def gene_ranges(
-    matrix: da.Array, columns: np.ndarray, piece_cells: int
+    matrix: da.Array, columns: np.ndarray, piece_cells: int, scheduler: str | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pass one for genes: min and max of the finite values and the count of NaN/Inf.
 
-    A sparse column's implicit zeros count as values. Blocks follow the gene grid, so a
-    task holds no more of the matrix than a gene-writing task does.
+    A sparse column's implicit zeros count as values. Blocks follow the gene grid (and,
+    for dense input, the gene slabs), so a task holds no more of the matrix than a
+    gene-writing task does.
     """
-    gridded = matrix.rechunk({0: piece_cells, 1: -1})
-    tasks = [dask.delayed(_block_stats)(b, columns) for b in gridded.to_delayed().ravel()]
-    stats = dask.compute(*tasks)
-    lo = np.min([s[0] for s in stats], axis=0)
-    hi = np.max([s[1] for s in stats], axis=0)
-    bad = np.sum([s[2] for s in stats], axis=0)
-    return lo, hi, bad
+    dense = not is_sparse_array(matrix)
+    slab = slab_genes_for(piece_cells, len(columns), dense)
+    if dense:
+        gridded = _select(matrix, columns).rechunk({0: piece_cells, 1: slab})
+    else:
+        gridded = matrix.rechunk({0: piece_cells, 1: -1})
+    blocks = gridded.to_delayed()
+    stats = run_tasks(
+        [
+            dask.delayed(_block_stats)(
+                blocks[k, j], np.arange(gridded.chunks[1][j]) if dense else columns
+            )
+            for k in range(blocks.shape[0])
+            for j in range(blocks.shape[1])
+        ],
+        desc="genes: ranges",
+        progress=False,
+        scheduler=scheduler,
+    )
+    width = blocks.shape[1]
+    rows = [stats[k * width : (k + 1) * width] for k in range(blocks.shape[0])]
+    joined = [[np.concatenate([part[i] for part in row]) for row in rows] for i in range(3)]
+    return np.min(joined[0], axis=0), np.max(joined[1], axis=0), np.sum(joined[2], axis=0)
+
+
+def _select(matrix: da.Array, columns: np.ndarray) -> da.Array:
+    every = len(columns) == matrix.shape[1] and bool((columns == np.arange(len(columns))).all())
+    return matrix if every else matrix[:, columns]
 
 
 def _block_stats(block: object, columns: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -16,7 +16,8 @@ import dask.array as da
 import numpy as np
 import scipy.sparse as sp
 
-Wrapper = Callable[[Any, int], da.Array]
+# (input, rows per chunk, columns per chunk of a dense 2-D input; -1 for all)
+Wrapper = Callable[[Any, int, int], da.Array]
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,11 @@ def register_adapter(name: str, accepts: Callable[[Any], bool], wrap: Wrapper) -
     _ADAPTERS.insert(0, Adapter(name, accepts, wrap))
 
 
-def as_cell_chunked(x: Any, chunk_rows: int) -> da.Array:
-    """Wrap ``x`` as a dask array with ``chunk_rows`` rows per chunk and whole rows.
+def as_cell_chunked(x: Any, chunk_rows: int, chunk_cols: int = -1) -> da.Array:
+    """Wrap ``x`` as a dask array with ``chunk_rows`` rows per chunk.
+
+    Chunks hold whole rows, except that a dense 2-D input read from memory or disk is cut
+    into ``chunk_cols`` columns when given (sparse rows cannot be cut cheaply).
 
     Raises
     ------
@@ -49,7 +53,7 @@ def as_cell_chunked(x: Any, chunk_rows: int) -> da.Array:
 
     for adapter in _ADAPTERS:
         if adapter.accepts(x):
-            return adapter.wrap(x, chunk_rows)
+            return adapter.wrap(x, chunk_rows, chunk_cols)
     raise TypeError(
         f"Cannot read an input of type {type(x).__module__}.{type(x).__name__}; pass a numpy "
         "array, a scipy sparse matrix or array, a dask array, an h5py dataset, a zarr array "
@@ -62,19 +66,26 @@ def is_sparse_array(x: da.Array) -> bool:
     return sp.issparse(getattr(x, "_meta", None))
 
 
-def _wrap_dask(x: da.Array, chunk_rows: int) -> da.Array:
+def dense_chunks(shape: tuple[int, ...], chunk_rows: int, chunk_cols: int) -> tuple:
+    """Chunk sizes of a dense input: rows, then columns (all unless ``chunk_cols``)."""
+    if len(shape) == 2 and chunk_cols > 0:
+        return (chunk_rows, chunk_cols)
+    return (chunk_rows,) + tuple(shape[1:])
+
+
+def _wrap_dask(x: da.Array, chunk_rows: int, chunk_cols: int) -> da.Array:
     if x.ndim == 1:
         return x.rechunk({0: chunk_rows})
     return x.rechunk({0: chunk_rows, **{axis: -1 for axis in range(1, x.ndim)}})
 
 
-def _wrap_numpy(x: Any, chunk_rows: int) -> da.Array:
+def _wrap_numpy(x: Any, chunk_rows: int, chunk_cols: int) -> da.Array:
     array = np.asarray(x)
-    chunks = (chunk_rows,) + array.shape[1:]
+    chunks = dense_chunks(array.shape, chunk_rows, chunk_cols)
     return da.from_array(array, chunks=chunks, name=False)
 
 
-def _wrap_scipy(x: Any, chunk_rows: int) -> da.Array:
+def _wrap_scipy(x: Any, chunk_rows: int, chunk_cols: int) -> da.Array:
     # CSR slices rows cheaply; COO cannot be sliced and CSC slices rows slowly.
     matrix = sp.csr_matrix(x) if not isinstance(x, sp.csr_matrix) else x
     return da.from_array(

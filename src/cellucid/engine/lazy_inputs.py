@@ -13,7 +13,7 @@ import dask.array as da
 import numpy as np
 import scipy.sparse as sp
 
-from cellucid.engine.inputs import as_cell_chunked, register_adapter
+from cellucid.engine.inputs import as_cell_chunked, dense_chunks, register_adapter
 
 
 def _module_of(x: Any) -> str:
@@ -43,16 +43,16 @@ def _is_backed_sparse(x: Any) -> bool:
     return _module_of(x).startswith("anndata") and hasattr(x, "format") and hasattr(x, "shape")
 
 
-def _wrap_on_disk(x: Any, chunk_rows: int) -> da.Array:
-    chunks = (chunk_rows,) + tuple(x.shape[1:])
+def _wrap_on_disk(x: Any, chunk_rows: int, chunk_cols: int) -> da.Array:
+    chunks = dense_chunks(tuple(x.shape), chunk_rows, chunk_cols)
     return da.from_array(x, chunks=chunks, name=False)
 
 
-def _wrap_xarray(x: Any, chunk_rows: int) -> da.Array:
-    return as_cell_chunked(x.data, chunk_rows)
+def _wrap_xarray(x: Any, chunk_rows: int, chunk_cols: int) -> da.Array:
+    return as_cell_chunked(x.data, chunk_rows, chunk_cols)
 
 
-def _wrap_backed_sparse(x: Any, chunk_rows: int) -> da.Array:
+def _wrap_backed_sparse(x: Any, chunk_rows: int, chunk_cols: int) -> da.Array:
     meta = sp.csr_matrix((0, 0), dtype=x.dtype)
     return da.from_array(x, chunks=(chunk_rows, x.shape[1]), asarray=False, name=False, meta=meta)
 
@@ -69,7 +69,7 @@ def _is_store_reader(x: Any) -> bool:
     return isinstance(x, (DenseReader, SparseReader))
 
 
-def _wrap_store_reader(x: Any, chunk_rows: int) -> da.Array:
+def _wrap_store_reader(x: Any, chunk_rows: int, chunk_cols: int) -> da.Array:
     from cellucid.engine.store_arrays import SparseReader
 
     if isinstance(x, SparseReader):
@@ -77,7 +77,7 @@ def _wrap_store_reader(x: Any, chunk_rows: int) -> da.Array:
         return da.from_array(
             x, chunks=(chunk_rows, x.shape[1]), asarray=False, meta=meta, name=False
         )
-    chunks = (chunk_rows,) + tuple(x.shape[1:])
+    chunks = dense_chunks(tuple(x.shape), chunk_rows, chunk_cols)
     meta = np.empty((0,) * x.ndim, x.dtype)
     return da.from_array(x, chunks=chunks, asarray=False, meta=meta, name=False)
 

@@ -87,6 +87,9 @@ class DenseReader:
         if self.ndim == 1:
             return np.asarray(node[key[0]])
         rows, rest = _normalize_rows(key, self.shape[0])
+        if isinstance(rest, slice):
+            # read only the wanted columns, not whole rows
+            return np.asarray(node[rows, rest])
         return np.asarray(node[rows])[:, rest]
 
 
