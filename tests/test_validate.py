@@ -132,3 +132,11 @@ def test_cli_exit_codes(export, tmp_path):
     assert bad.returncode == 1 and "missing" in bad.stdout
     missing = run_cli(str(tmp_path / "nothing"))
     assert missing.returncode == 2 and "not an export folder" in missing.stderr
+
+
+def test_malformed_manifest_is_reported_not_raised(export):
+    path = export / "var_manifest.json"
+    manifest = json.loads(path.read_text())
+    del manifest["_varSchema"]["pathPattern"]
+    path.write_text(json.dumps(manifest))
+    corrupt_and_check(export, "var_manifest.json: malformed (KeyError")

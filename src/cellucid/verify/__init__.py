@@ -66,23 +66,31 @@ def validate_export(export_dir: str | Path) -> ValidationReport:
         if obs is None and not any("obs_manifest" in e for e in findings.errors):
             findings.error("obs_manifest.json: missing")
         elif obs is not None:
-            rules.check_obs(findings, obs, n)
+            _guarded(findings, "obs_manifest.json", rules.check_obs, obs, n)
             folders |= _folders_of(obs.get("_obsSchemas", {}).values())
         var = rules.load_json(findings, "var_manifest.json")
         if var is not None:
-            rules.check_var(findings, var, n)
+            _guarded(findings, "var_manifest.json", rules.check_var, var, n)
             folders |= _folders_of([var.get("_varSchema", {})])
         edges = rules.load_json(findings, "connectivity_manifest.json")
         if identity.get("stats", {}).get("has_connectivity") and edges is None:
             findings.error("connectivity_manifest.json: missing but has_connectivity is true")
         if edges is not None:
-            rules.check_connectivity(findings, edges, n)
+            _guarded(findings, "connectivity_manifest.json", rules.check_connectivity, edges, n)
             folders.add(edges.get("sourcesPath", "").split("/")[0])
-        rules.check_vectors(findings, identity, n)
+        _guarded(findings, "dataset_identity.json", rules.check_vectors, identity, n)
         rules.unreferenced(findings, {f for f in folders if f})
     return ValidationReport(
         root, tuple(findings.errors), tuple(findings.warnings), len(findings.referenced)
     )
+
+
+def _guarded(findings: rules.Findings, name: str, check, document: dict, n: int) -> None:
+    """Run one section's checks; a manifest missing a key or of the wrong shape is a finding."""
+    try:
+        check(findings, document, n)
+    except (KeyError, TypeError, IndexError, ValueError, AttributeError) as problem:
+        findings.error(f"{name}: malformed ({type(problem).__name__}: {problem})")
 
 
 def _folders_of(schemas) -> set[str]:
