@@ -172,7 +172,7 @@ def test_mapping_of_keys(atlas, tmp_path, capsys):
     assert "2D from obsm['X_tsne']" in text
     assert "latent space: obsm['X_umap_3d']" in text
     assert sorted(p.name for p in (out / "var").iterdir()) == sorted(
-        f"{g}.values.f32" for g in adata.var_names[:5]
+        f"{g}.values.u8" for g in adata.var_names[:5]
     )
     assert [p.name for p in (out / "obs").iterdir() if "codes" in p.name] == ["cell_type.codes.u8"]
     tsne = adata.obsm["X_tsne"]

@@ -217,6 +217,7 @@ def test_signature_matches_the_documented_api():
         "progress",
         "quiet",
         "scheduler",
+        "layout",
     ]
 
 

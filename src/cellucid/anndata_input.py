@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from cellucid.options import front_door_values
 from cellucid.report import Reporter
 
 LATENT_PREFERENCE = ("X_pca", "X_scvi")
@@ -166,6 +167,48 @@ def choose_latent(obsm: Mapping[str, Any], requested: str | None, fallback: str)
     return fallback
 
 
+def choose_embeddings(
+    parts: AnnDataParts, embedding_keys: Sequence[str], latent_key: str | None, reporter: Reporter
+) -> tuple[dict[int, str], str]:
+    """obsm keys of the embedding per dimension and of the latent space, said in one line."""
+    embeddings = map_embeddings(parts.obsm, embedding_keys)
+    if not embeddings:
+        raise ValueError(
+            "No embedding found: obsm has no X_umap, X_umap_1d, X_umap_2d or X_umap_3d. "
+            f"Name one with embedding_keys (available obsm keys: {sorted(parts.obsm)})."
+        )
+    latent = choose_latent(parts.obsm, latent_key, embeddings[max(embeddings)])
+    reporter.say(
+        f"Reading {parts.description}: {len(parts.obs):,} cells × {len(parts.var):,} genes"
+    )
+    reporter.say(
+        "  embeddings: "
+        + ", ".join(f"{d}D from obsm['{k}']" for d, k in sorted(embeddings.items()))
+        + f"; latent space: obsm['{latent}']"
+    )
+    return embeddings, latent
+
+
+def choose_matrix(parts: AnnDataParts, layer: str | None) -> Any:
+    """The expression matrix: X, or the named layer."""
+    if layer is None:
+        return parts.X
+    if layer not in parts.layers:
+        raise KeyError(f"No layer '{layer}'. Available layers: {sorted(parts.layers)}")
+    return parts.layers[layer]
+
+
+def choose_graph(parts: AnnDataParts, key: str | None) -> Any:
+    """The KNN graph from obsp (None when absent under the default key, or not wanted)."""
+    if key is None:
+        return None
+    if key in parts.obsp:
+        return parts.obsp[key]
+    if key != "connectivities":
+        raise KeyError(f"obsp has no key '{key}'. Available obsp keys: {sorted(parts.obsp)}")
+    return None
+
+
 def read_gene_list(path: str | Path) -> list[str]:
     """Gene ids from a text file, one per line (blank lines and ``#`` comments ignored)."""
     lines = Path(path).read_text(encoding="utf-8").splitlines()
@@ -219,6 +262,8 @@ def prepare_anndata(
         Print nothing.
     **options
         Any other :func:`cellucid.prepare` option (compression, var_quantization, ...).
+        Options not given take the front-door defaults of :mod:`cellucid.options` (gzip
+        level 6 and 8-bit genes), the same as the CLI's.
 
     Returns
     -------
@@ -229,39 +274,11 @@ def prepare_anndata(
 
     reporter = Reporter(quiet)
     parts = load_parts(adata)
-    embeddings = map_embeddings(parts.obsm, embedding_keys)
-    if not embeddings:
-        raise ValueError(
-            "No embedding found: obsm has no X_umap, X_umap_1d, X_umap_2d or X_umap_3d. "
-            f"Name one with embedding_keys (available obsm keys: {sorted(parts.obsm)})."
-        )
-    latent = choose_latent(parts.obsm, latent_key, embeddings[max(embeddings)])
-    reporter.say(
-        f"Reading {parts.description}: {len(parts.obs):,} cells × {len(parts.var):,} genes"
-    )
-    reporter.say(
-        "  embeddings: "
-        + ", ".join(f"{d}D from obsm['{k}']" for d, k in sorted(embeddings.items()))
-        + f"; latent space: obsm['{latent}']"
-    )
-    matrix = None
-    if include_genes:
-        if layer is not None:
-            if layer not in parts.layers:
-                raise KeyError(f"No layer '{layer}'. Available layers: {sorted(parts.layers)}")
-            matrix = parts.layers[layer]
-        else:
-            matrix = parts.X
+    embeddings, latent = choose_embeddings(parts, embedding_keys, latent_key, reporter)
+    matrix = choose_matrix(parts, layer) if include_genes else None
     if genes_file is not None:
         gene_identifiers = read_gene_list(genes_file)
-    graph = None
-    if connectivities_key is not None:
-        if connectivities_key in parts.obsp:
-            graph = parts.obsp[connectivities_key]
-        elif connectivities_key != "connectivities":
-            raise KeyError(
-                f"obsp has no key '{connectivities_key}'. Available obsp keys: {sorted(parts.obsp)}"
-            )
+    graph = choose_graph(parts, connectivities_key)
     vectors = map_vector_fields(parts.obsm) if include_vector_fields else {}
     return prepare(
         latent_space=parts.obsm[latent],
@@ -273,7 +290,6 @@ def prepare_anndata(
         out_dir=out_dir,
         obs_keys=obs_keys,
         vector_fields=vectors or None,
-        quiet=quiet,
         **{f"X_umap_{d}d": parts.obsm[k] for d, k in embeddings.items()},
-        **options,
+        **front_door_values(options | {"quiet": quiet}),
     )

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import dask.array as da
 import numpy as np
 import pandas as pd
 
+from cellucid.checked import CheckedInputs
 from cellucid.engine.embeddings import first_non_finite_row
-from cellucid.engine.genes import choose_piece_cells, slab_genes_for
-from cellucid.engine.inputs import as_cell_chunked, is_sparse_array
+from cellucid.engine.inputs import as_cell_chunked
 from cellucid.engine.obs_fields import (
     CategoricalColumn,
     ContinuousColumn,
@@ -24,75 +23,8 @@ from cellucid.engine.obs_fields import (
     read_categorical,
     read_continuous,
 )
-from cellucid.format.naming import find_collisions, safe_name
 
 VECTOR_SUFFIXES = {f"_{d}d": d for d in (1, 2, 3)}
-
-
-@dataclass
-class CheckedInputs:
-    """Inputs after validation, as chunked dask arrays and per-cell columns."""
-
-    n_cells: int
-    embeddings: dict[int, da.Array]
-    latent: da.Array
-    obs: pd.DataFrame
-    obs_columns: list[CategoricalColumn | ContinuousColumn]
-    codes_dtypes: dict[str, str]
-    matrix: da.Array | None = None
-    gene_ids: list[str] = field(default_factory=list)
-    gene_columns: np.ndarray | None = None
-    n_matrix_genes: int = 0
-    connectivities: da.Array | None = None
-    vectors: dict[str, dict[int, da.Array]] = field(default_factory=dict)
-
-
-def check_options(
-    *,
-    var_quantization: Any,
-    obs_continuous_quantization: Any,
-    compression: Any,
-    obs_categorical_dtype: Any,
-    centroid_outlier_quantile: Any,
-    centroid_min_points: Any,
-) -> int | None:
-    """Check option values; returns the normalised compression level (None for off)."""
-    for name, bits in (
-        ("var_quantization", var_quantization),
-        ("obs_continuous_quantization", obs_continuous_quantization),
-    ):
-        if bits is not None and (isinstance(bits, bool) or bits not in (8, 16)):
-            raise ValueError(f"{name} must be None, 8 or 16, got {bits!r}.")
-    if compression is not None and (
-        isinstance(compression, bool)
-        or not isinstance(compression, (int, np.integer))
-        or not 0 <= compression <= 9
-    ):
-        raise ValueError(
-            f"compression must be None or a gzip level from 0 to 9, got {compression!r}."
-        )
-    if obs_categorical_dtype not in ("auto", "uint8", "uint16"):
-        raise ValueError(
-            "obs_categorical_dtype must be 'auto', 'uint8' or 'uint16', "
-            f"got {obs_categorical_dtype!r}."
-        )
-    if centroid_outlier_quantile is not None and not (
-        isinstance(centroid_outlier_quantile, (int, float, np.floating))
-        and 0 < float(centroid_outlier_quantile) < 1
-    ):
-        raise ValueError(
-            "centroid_outlier_quantile must be None or a number strictly between 0 and 1, "
-            f"got {centroid_outlier_quantile!r}."
-        )
-    if (
-        isinstance(centroid_min_points, bool)
-        or not isinstance(centroid_min_points, (int, np.integer))
-        or centroid_min_points < 1
-    ):
-        raise ValueError(
-            f"centroid_min_points must be a positive integer, got {centroid_min_points!r}."
-        )
-    return int(compression) if compression else None
 
 
 def check_embeddings(
@@ -171,7 +103,6 @@ def check_obs(
         )
     if len(set(keys)) != len(keys):
         raise ValueError(f"obs_keys lists a column more than once: {keys}.")
-    _refuse_collisions("obs", [str(k) for k in keys])
     columns: list[CategoricalColumn | ContinuousColumn] = []
     dtypes: dict[str, str] = {}
     table: dict[str, Any] = {}
@@ -192,16 +123,6 @@ def check_obs(
     return pd.DataFrame(table, index=pd.RangeIndex(n_cells)), columns, dtypes
 
 
-def _refuse_collisions(where: str, keys: list[str]) -> None:
-    collisions = find_collisions(keys)
-    if collisions:
-        first, second, safe = collisions[0]
-        raise ValueError(
-            f"{where} keys '{first}' and '{second}' would both be written as '{safe}' "
-            "(file names keep only letters, digits, '.', '_' and '-'); rename one of them."
-        )
-
-
 def check_genes(
     gene_expression: Any,
     var: pd.DataFrame | None,
@@ -214,16 +135,6 @@ def check_genes(
     if var is None:
         raise ValueError("var is required if gene_expression is provided")
     matrix = as_cell_chunked(gene_expression, chunk_rows)
-    if (
-        matrix.ndim == 2
-        and matrix.shape[0] == n_cells
-        and not isinstance(gene_expression, da.Array)
-    ):
-        # Read straight on the gene grid (dense input also in slabs of genes): rechunking
-        # would read each input chunk whole.
-        piece_cells = choose_piece_cells(matrix)
-        slab = slab_genes_for(piece_cells, matrix.shape[1], dense=not is_sparse_array(matrix))
-        matrix = as_cell_chunked(gene_expression, piece_cells, slab)
     if matrix.ndim != 2 or matrix.shape[0] != n_cells:
         raise ValueError(
             f"gene_expression must have shape (n_cells, n_genes) with {n_cells} rows, "
@@ -259,7 +170,6 @@ def check_genes(
             f"Gene ids must be unique, but {duplicates[:5]} appear more than once; "
             "choose another var_gene_id_column or make the ids unique (var_names_make_unique)."
         )
-    _refuse_collisions("Gene", ids)
     columns = np.array([position[g] for g in ids], dtype=np.int64)
     return matrix, ids, columns, unknown
 
@@ -310,13 +220,52 @@ def check_vector_fields(
                 )
         else:
             field_id, target = name, implicit
-        if safe_name(field_id) != field_id:
-            raise ValueError(
-                f"Vector field id '{field_id}' contains characters not allowed in file names; "
-                f"rename it to '{safe_name(field_id)}'."
-            )
         target.setdefault(field_id, {})[x.shape[1]] = x
     merged = {fid: dict(dims) for fid, dims in implicit.items()}
     for field_id, dims in explicit.items():
         merged.setdefault(field_id, {}).update(dims)
     return merged
+
+
+def check_inputs(values: dict[str, Any], chunk_rows: int) -> CheckedInputs:
+    """Every data input of prepare() checked and wrapped, in the order a user fixes them.
+
+    ``values`` holds prepare()'s arguments by name.
+    """
+    n_cells, embeddings = check_embeddings(
+        {d: values[f"X_umap_{d}d"] for d in (1, 2, 3)}, values["X_umap_4d"], chunk_rows
+    )
+    latent = check_latent(values["latent_space"], n_cells, chunk_rows)
+    obs_frame, obs_columns, codes_dtypes = check_obs(
+        values["obs"], values["obs_keys"], n_cells, values["obs_categorical_dtype"]
+    )
+    genes: dict[str, Any] = {}
+    if values["gene_expression"] is not None:
+        matrix, ids, columns, unknown = check_genes(
+            values["gene_expression"],
+            values["var"],
+            values["var_gene_id_column"],
+            values["gene_identifiers"],
+            n_cells,
+            chunk_rows,
+        )
+        genes = {
+            "matrix": matrix,
+            "matrix_source": values["gene_expression"],
+            "gene_ids": tuple(ids),
+            "gene_columns": columns,
+            "n_matrix_genes": matrix.shape[1],
+            "unknown_genes": tuple(unknown),
+        }
+    graph = values["connectivities"]
+    return CheckedInputs(
+        n_cells=n_cells,
+        embeddings=embeddings,
+        latent=latent,
+        obs=obs_frame,
+        obs_columns=tuple(obs_columns),
+        codes_dtypes=codes_dtypes,
+        connectivities=None if graph is None else check_connectivities(graph, n_cells, chunk_rows),
+        vectors=check_vector_fields(values["vector_fields"], n_cells, chunk_rows),
+        **genes,
+    )

@@ -6,6 +6,11 @@ import sys
 from collections import Counter
 
 
+def default_progress(quiet: bool) -> bool:
+    """Progress bars on a terminal or in a notebook, unless quiet (logs stay clean)."""
+    return not quiet and (sys.stderr.isatty() or "ipykernel" in sys.modules)
+
+
 class Reporter:
     """Prints progress lines unless quiet; counts skipped files per section."""
 

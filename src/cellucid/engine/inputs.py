@@ -1,40 +1,19 @@
 """Every array input becomes a dask array chunked along cells.
 
-Adapters are registered by type (in the style of anndata's IO registry) rather than
-chained with ``if``: :func:`register_adapter` adds one, :func:`as_cell_chunked` picks the
-first whose predicate accepts the object. Modules for optional kinds of input (h5py,
-zarr, xarray, anndata backed datasets) register themselves in :mod:`cellucid.engine.lazy_inputs`.
+The in-memory kinds (numpy, scipy sparse, dask) are registered here; the kinds that live on
+disk or in other libraries in :mod:`cellucid.engine.lazy_inputs`. See
+:mod:`cellucid.engine.adapters` for the registry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import dask.array as da
 import numpy as np
 import scipy.sparse as sp
 
-# (input, rows per chunk, columns per chunk of a dense 2-D input; -1 for all)
-Wrapper = Callable[[Any, int, int], da.Array]
-
-
-@dataclass(frozen=True)
-class Adapter:
-    """Turns one kind of input into a dask array chunked along its first axis."""
-
-    name: str
-    accepts: Callable[[Any], bool]
-    wrap: Wrapper
-
-
-_ADAPTERS: list[Adapter] = []
-
-
-def register_adapter(name: str, accepts: Callable[[Any], bool], wrap: Wrapper) -> None:
-    """Register an input adapter; later registrations take precedence."""
-    _ADAPTERS.insert(0, Adapter(name, accepts, wrap))
+from cellucid.engine.adapters import dense_chunks, register_adapter, wrap
 
 
 def as_cell_chunked(x: Any, chunk_rows: int, chunk_cols: int = -1) -> da.Array:
@@ -51,26 +30,12 @@ def as_cell_chunked(x: Any, chunk_rows: int, chunk_cols: int = -1) -> da.Array:
     # imported for its registrations; kept here so the light inputs do not pay for it
     from cellucid.engine import lazy_inputs  # noqa: F401
 
-    for adapter in _ADAPTERS:
-        if adapter.accepts(x):
-            return adapter.wrap(x, chunk_rows, chunk_cols)
-    raise TypeError(
-        f"Cannot read an input of type {type(x).__module__}.{type(x).__name__}; pass a numpy "
-        "array, a scipy sparse matrix or array, a dask array, an h5py dataset, a zarr array "
-        "or an xarray DataArray."
-    )
+    return wrap(x, chunk_rows, chunk_cols)
 
 
 def is_sparse_array(x: da.Array) -> bool:
     """Whether the chunks of a dask array are scipy sparse matrices."""
     return sp.issparse(getattr(x, "_meta", None))
-
-
-def dense_chunks(shape: tuple[int, ...], chunk_rows: int, chunk_cols: int) -> tuple:
-    """Chunk sizes of a dense input: rows, then columns (all unless ``chunk_cols``)."""
-    if len(shape) == 2 and chunk_cols > 0:
-        return (chunk_rows, chunk_cols)
-    return (chunk_rows,) + tuple(shape[1:])
 
 
 def _wrap_dask(x: da.Array, chunk_rows: int, chunk_cols: int) -> da.Array:

@@ -13,7 +13,7 @@ import dask.array as da
 import numpy as np
 import scipy.sparse as sp
 
-from cellucid.engine.inputs import as_cell_chunked, dense_chunks, register_adapter
+from cellucid.engine.adapters import dense_chunks, register_adapter, wrap
 
 
 def _module_of(x: Any) -> str:
@@ -49,7 +49,7 @@ def _wrap_on_disk(x: Any, chunk_rows: int, chunk_cols: int) -> da.Array:
 
 
 def _wrap_xarray(x: Any, chunk_rows: int, chunk_cols: int) -> da.Array:
-    return as_cell_chunked(x.data, chunk_rows, chunk_cols)
+    return wrap(x.data, chunk_rows, chunk_cols)
 
 
 def _wrap_backed_sparse(x: Any, chunk_rows: int, chunk_cols: int) -> da.Array:

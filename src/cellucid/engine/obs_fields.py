@@ -12,11 +12,16 @@ from pandas.api import types as ptypes
 
 @dataclass(frozen=True)
 class CategoricalColumn:
-    """A categorical obs column: its categories (as strings) and codes (-1 = missing)."""
+    """A categorical obs column: its categories and codes (-1 = missing).
+
+    ``categories`` are the categories as strings; ``values`` the same categories as
+    Python scalars (int, float, bool or str), for layouts that write them as JSON values.
+    """
 
     key: str
     categories: list[str]
     codes: np.ndarray
+    values: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -39,9 +44,10 @@ def read_categorical(key: str, series: pd.Series) -> CategoricalColumn:
     as_category = (
         series if isinstance(series.dtype, pd.CategoricalDtype) else series.astype("category")
     )
-    categories = [str(c) for c in as_category.cat.categories]
+    raw = list(as_category.cat.categories)
     codes = np.asarray(as_category.cat.codes, dtype=np.int64)
-    return CategoricalColumn(key, categories, codes)
+    values = tuple(v.item() if isinstance(v, np.generic) else v for v in raw)
+    return CategoricalColumn(key, [str(c) for c in raw], codes, values)
 
 
 def read_continuous(key: str, series: pd.Series) -> ContinuousColumn:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 from cellucid.format.naming import gz_suffix, value_dtype, value_ext
@@ -27,19 +28,21 @@ def obs_manifest(
     n_points: int,
     centroid_outlier_quantile: float | None,
     compression: int | None,
-    obs_dirname: str,
+    patterns: dict[str, str],
     continuous_bits: int | None,
     continuous_fields: list[list[Any]],
     categorical_fields: list[list[Any]],
 ) -> dict[str, Any]:
-    """``obs_manifest.json``: schemas plus one tuple per continuous / categorical field."""
-    gz = gz_suffix(compression)
+    """``obs_manifest.json``: schemas plus one tuple per continuous / categorical field.
+
+    ``patterns`` are the layout's path patterns of the values, codes and outliers files.
+    """
     ext = value_ext(continuous_bits)
     dtype = value_dtype(continuous_bits).name
     schemas: dict[str, Any] = {}
     if continuous_fields:
         schema: dict[str, Any] = {
-            "pathPattern": f"{obs_dirname}/{{key}}.values.{ext}{gz}",
+            "pathPattern": patterns["values"],
             "ext": ext,
             "dtype": dtype,
             "quantized": continuous_bits is not None,
@@ -49,8 +52,8 @@ def obs_manifest(
         schemas["continuous"] = schema
     if categorical_fields:
         schemas["categorical"] = {
-            "codesPathPattern": f"{obs_dirname}/{{key}}.codes.{{ext}}{gz}",
-            "outlierPathPattern": f"{obs_dirname}/{{key}}.outliers.{ext}{gz}",
+            "codesPathPattern": patterns["codes"],
+            "outlierPathPattern": patterns["outliers"],
             "outlierExt": ext,
             "outlierDtype": dtype,
             "outlierQuantized": continuous_bits is not None,
@@ -70,17 +73,17 @@ def obs_manifest(
 def var_manifest(
     *,
     n_points: int,
-    var_gene_id_column: str,
+    var_gene_id_column: str | None,
     compression: int | None,
     bits: int | None,
-    var_dirname: str,
+    pattern: str,
     fields: list[list[Any]],
 ) -> dict[str, Any]:
     """``var_manifest.json``: the gene schema and one tuple per exported gene."""
     ext = value_ext(bits)
     schema: dict[str, Any] = {
         "kind": "continuous",
-        "pathPattern": f"{var_dirname}/{{key}}.values.{ext}{gz_suffix(compression)}",
+        "pathPattern": pattern,
         "ext": ext,
         "dtype": value_dtype(bits).name,
         "quantized": bits is not None,
@@ -123,26 +126,15 @@ def connectivity_manifest(
     }
 
 
-def edge_index_dtype(n_cells: int) -> str:
-    """uint16 up to 65535 cells, uint32 up to 2**32 - 1, else uint64."""
-    if n_cells <= 65535:
-        return "uint16"
-    if n_cells <= 2**32 - 1:
-        return "uint32"
-    return "uint64"
+def vector_fields_block(
+    files_by_field: dict[str, dict[int, str]],
+    label: Callable[[str], str],
+    basis: Callable[[str], str | None],
+) -> dict[str, Any] | None:
+    """The ``vector_fields`` block of the identity file, or None when there is no field.
 
-
-def vector_field_label(field_id: str) -> str:
-    """Human label: drop a trailing ``_umap``, underscores to spaces, first letter upper."""
-    is_umap = field_id.endswith("_umap")
-    base = field_id[: -len("_umap")] if is_umap else field_id
-    text = base.replace("_", " ")
-    text = text[:1].upper() + text[1:]
-    return f"{text} (UMAP)" if is_umap else text
-
-
-def vector_fields_block(files_by_field: dict[str, dict[int, str]]) -> dict[str, Any] | None:
-    """The ``vector_fields`` block of the identity file, or None when there is no field."""
+    ``label`` and ``basis`` give each field's label and basis (the layout decides them).
+    """
     if not files_by_field:
         return None
     ids = sorted(files_by_field)
@@ -151,13 +143,13 @@ def vector_fields_block(files_by_field: dict[str, dict[int, str]]) -> dict[str, 
     for field_id in ids:
         dims = sorted(files_by_field[field_id])
         entry: dict[str, Any] = {
-            "label": vector_field_label(field_id),
+            "label": label(field_id),
             "available_dimensions": dims,
             "default_dimension": max(dims),
             "files": {f"{d}d": files_by_field[field_id][d] for d in dims},
         }
-        if field_id.endswith("_umap"):
-            entry["basis"] = "umap"
+        if basis(field_id) is not None:
+            entry["basis"] = basis(field_id)
         fields[field_id] = entry
     return {"default_field": default, "fields": fields}
 

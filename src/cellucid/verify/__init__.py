@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from cellucid.layouts import detect_layout, get_layout
 from cellucid.verify import rules
 
 
@@ -16,6 +17,7 @@ class ValidationReport:
     errors: tuple[str, ...]
     warnings: tuple[str, ...]
     checked_files: int
+    layout: str = "key"
 
     @property
     def ok(self) -> bool:
@@ -24,7 +26,10 @@ class ValidationReport:
     def format(self) -> str:
         """A human-readable report."""
         verdict = "valid" if self.ok else f"INVALID ({len(self.errors)} problems)"
-        lines = [f"{self.export_dir}: {verdict}, {self.checked_files} files checked"]
+        lines = [
+            f"{self.export_dir}: {verdict} ({self.layout} layout), "
+            f"{self.checked_files} files checked"
+        ]
         lines += [f"  ✗ {e}" for e in self.errors]
         lines += [f"  ⚠ {w}" for w in self.warnings]
         return "\n".join(lines)
@@ -57,8 +62,10 @@ def validate_export(export_dir: str | Path) -> ValidationReport:
     root = Path(export_dir)
     if not (root / "dataset_identity.json").is_file():
         raise NotAnExportError(f"{root} is not an export folder (no dataset_identity.json)")
-    findings = rules.Findings(root)
+    layout = detect_layout(root)
+    findings = rules.Findings(root, get_layout(layout))
     identity = rules.load_json(findings, "dataset_identity.json")
+    documents: dict = {"vector_fields": (identity or {}).get("vector_fields")}
     n = rules.check_identity(findings, identity) if identity is not None else None
     if n is not None:
         folders = {"vectors"}
@@ -66,10 +73,12 @@ def validate_export(export_dir: str | Path) -> ValidationReport:
         if obs is None and not any("obs_manifest" in e for e in findings.errors):
             findings.error("obs_manifest.json: missing")
         elif obs is not None:
+            documents["obs_manifest.json"] = obs
             _guarded(findings, "obs_manifest.json", rules.check_obs, obs, n)
             folders |= _folders_of(obs.get("_obsSchemas", {}).values())
         var = rules.load_json(findings, "var_manifest.json")
         if var is not None:
+            documents["var_manifest.json"] = var
             _guarded(findings, "var_manifest.json", rules.check_var, var, n)
             folders |= _folders_of([var.get("_varSchema", {})])
         edges = rules.load_json(findings, "connectivity_manifest.json")
@@ -79,9 +88,10 @@ def validate_export(export_dir: str | Path) -> ValidationReport:
             _guarded(findings, "connectivity_manifest.json", rules.check_connectivity, edges, n)
             folders.add(edges.get("sourcesPath", "").split("/")[0])
         _guarded(findings, "dataset_identity.json", rules.check_vectors, identity, n)
+        findings.layout.validate(findings, documents)
         rules.unreferenced(findings, {f for f in folders if f})
     return ValidationReport(
-        root, tuple(findings.errors), tuple(findings.warnings), len(findings.referenced)
+        root, tuple(findings.errors), tuple(findings.warnings), len(findings.referenced), layout
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from cellucid.format.naming import find_collisions, safe_name
+from cellucid.layouts import Layout
 from cellucid.verify.payload import PayloadError, read_values
 
 IDENTITY_KEYS = [
@@ -62,9 +62,16 @@ class Findings:
     """Problems found so far, and the files that were checked."""
 
     root: Path
+    layout: Layout
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     referenced: set[Path] = field(default_factory=set)
+    # what the layout's own rules look at, gathered by the shared checks
+    obs_keys: list[Any] = field(default_factory=list)
+    obs_indices: list[Any] = field(default_factory=list)
+    gene_keys: list[Any] = field(default_factory=list)
+    gene_indices: list[Any] = field(default_factory=list)
+    decoded_sizes: dict[str, int] = field(default_factory=dict)
 
     def error(self, message: str) -> None:
         self.errors.append(message)
@@ -82,7 +89,9 @@ class Findings:
             self.error(f"{relative}: missing (referenced by a manifest)")
             return None
         try:
-            return read_values(path, dtype, count)
+            values = read_values(path, dtype, count)
+            self.decoded_sizes[relative] = values.nbytes
+            return values
         except PayloadError as problem:
             detail = str(problem).removeprefix(f"{path.name}: ")
             self.error(f"{relative}: {detail}")
@@ -158,42 +167,41 @@ def check_obs(findings: Findings, manifest: dict, n: int) -> None:
         findings.error("obs_manifest.json: _format is not compact_v1")
     if manifest.get("n_points") != n:
         findings.error(f"obs_manifest.json: n_points {manifest.get('n_points')} != n_cells {n}")
-    compression = manifest.get("compression")
+    layout, compression = findings.layout, manifest.get("compression")
     schemas = manifest.get("_obsSchemas", {})
-    keys = [e[0] for e in manifest.get("_continuousFields", [])]
-    keys += [e[0] for e in manifest.get("_categoricalFields", [])]
-    for first, second, safe in find_collisions([str(k) for k in keys]):
-        findings.error(
-            f"obs_manifest.json: keys '{first}' and '{second}' share the file name {safe}"
-        )
-    if manifest.get("_continuousFields"):
-        schema = schemas.get("continuous", {})
-        for entry in manifest["_continuousFields"]:
-            relative = schema["pathPattern"].replace("{key}", safe_name(entry[0]))
-            values = findings.binary(relative, schema["dtype"], n, compression)
-            _check_values(findings, relative, values, schema["dtype"])
-    if manifest.get("_categoricalFields"):
-        schema = schemas.get("categorical", {})
-        for entry in manifest["_categoricalFields"]:
-            key, categories, dtype, marker = entry[0], entry[1], entry[2], entry[3]
-            ext = "u8" if dtype == "uint8" else "u16"
-            relative = (
-                schema["codesPathPattern"].replace("{key}", safe_name(key)).replace("{ext}", ext)
+    for raw in manifest.get("_continuousFields", []):
+        entry = layout.read_continuous(raw)
+        findings.obs_keys.append(entry.key)
+        findings.obs_indices.append(entry.index)
+        schema = schemas["continuous"]
+        relative = layout.fill(schema["pathPattern"], entry.key, entry.index)
+        values = findings.binary(relative, schema["dtype"], n, compression)
+        _check_values(findings, relative, values, schema["dtype"])
+    for raw in manifest.get("_categoricalFields", []):
+        entry = layout.read_categorical(raw)
+        findings.obs_keys.append(entry.key)
+        findings.obs_indices.append(entry.index)
+        _check_categorical(findings, schemas["categorical"], entry, n, compression)
+
+
+def _check_categorical(findings: Findings, schema: dict, entry: Any, n: int, compression) -> None:
+    layout, dtype, marker = findings.layout, entry.codes_dtype, entry.missing
+    ext = "u8" if dtype == "uint8" else "u16"
+    relative = layout.fill(schema["codesPathPattern"], entry.key, entry.index, ext)
+    codes = findings.binary(relative, dtype, n, compression)
+    if marker != (255 if dtype == "uint8" else 65535):
+        findings.error(f"obs_manifest.json: field '{entry.key}' has missing marker {marker}")
+    if codes is not None:
+        bad = (codes >= len(entry.categories)) & (codes != marker)
+        if bad.any():
+            cell = int(np.flatnonzero(bad)[0])
+            findings.error(
+                f"{relative}: code {int(codes[cell])} at cell {cell} is neither a "
+                f"category (< {len(entry.categories)}) nor the missing marker"
             )
-            codes = findings.binary(relative, dtype, n, compression)
-            if marker != (255 if dtype == "uint8" else 65535):
-                findings.error(f"obs_manifest.json: field '{key}' has missing marker {marker}")
-            if codes is not None:
-                bad = (codes >= len(categories)) & (codes != marker)
-                if bad.any():
-                    cell = int(np.flatnonzero(bad)[0])
-                    findings.error(
-                        f"{relative}: code {int(codes[cell])} at cell {cell} is neither a "
-                        f"category (< {len(categories)}) nor the missing marker"
-                    )
-            relative = schema["outlierPathPattern"].replace("{key}", safe_name(key))
-            values = findings.binary(relative, schema["outlierDtype"], n, compression)
-            _check_values(findings, relative, values, schema["outlierDtype"], outliers=True)
+    relative = layout.fill(schema["outlierPathPattern"], entry.key, entry.index)
+    values = findings.binary(relative, schema["outlierDtype"], n, compression)
+    _check_values(findings, relative, values, schema["outlierDtype"], outliers=True)
 
 
 def check_var(findings: Findings, manifest: dict, n: int) -> None:
@@ -201,15 +209,14 @@ def check_var(findings: Findings, manifest: dict, n: int) -> None:
     if manifest.get("n_points") != n:
         findings.error(f"var_manifest.json: n_points {manifest.get('n_points')} != n_cells {n}")
     schema = manifest.get("_varSchema", {})
-    genes = [str(e[0]) for e in manifest.get("fields", [])]
+    entries = [findings.layout.read_gene(raw) for raw in manifest.get("fields", [])]
+    genes = [str(e.key) for e in entries]
+    findings.gene_keys += genes
+    findings.gene_indices += [e.index for e in entries]
     if len(set(genes)) != len(genes):
         findings.error("var_manifest.json: duplicate gene ids")
-    for first, second, safe in find_collisions(genes):
-        findings.error(
-            f"var_manifest.json: genes '{first}' and '{second}' share the file name {safe}"
-        )
-    for gene in genes:
-        relative = schema["pathPattern"].replace("{key}", safe_name(gene))
+    for entry in entries:
+        relative = findings.layout.fill(schema["pathPattern"], entry.key, entry.index)
         values = findings.binary(relative, schema["dtype"], n, manifest.get("compression"))
         _check_values(findings, relative, values, schema["dtype"])
 

@@ -1,0 +1,54 @@
+"""What every section writer of one export run shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cellucid.checked import CheckedInputs
+from cellucid.engine.files import write_binary
+from cellucid.layouts import Layout, get_layout
+from cellucid.plan.types import ExportPlan
+from cellucid.report import Reporter
+
+SPILL_DIRNAME = ".cellucid-spill"
+
+
+@dataclass
+class RunContext:
+    """The plan, the inputs and what earlier sections computed (``results``)."""
+
+    plan: ExportPlan
+    inputs: CheckedInputs
+    reporter: Reporter
+    resume: bool
+    progress: bool
+    results: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def out(self) -> Path:
+        return self.plan.settings.out_dir
+
+    @property
+    def layout(self) -> Layout:
+        return get_layout(self.plan.layout)
+
+    @property
+    def compression(self) -> int | None:
+        return self.plan.settings.compression
+
+    def say(self, message: str) -> None:
+        self.reporter.say(message)
+
+    def keep(self, relative: str, section: str) -> bool:
+        """Whether a complete file from an earlier run of this export can stay."""
+        if self.resume and (self.out / relative).exists():
+            self.reporter.skip(section)
+            return True
+        return False
+
+    def write(self, relative: str, array: np.ndarray) -> None:
+        write_binary(self.out / relative, array, self.compression)

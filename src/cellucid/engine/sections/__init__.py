@@ -1,0 +1,29 @@
+"""The section writers of an export, chosen from one registry and run in order.
+
+Each module of this package registers one writer (see :mod:`.registry`); a writer takes
+the :class:`~cellucid.engine.context.RunContext`, writes its files and leaves what later
+sections need in ``context.results``. Manifests and the identity are sections too, last.
+"""
+
+from __future__ import annotations
+
+from cellucid.engine.context import RunContext
+from cellucid.engine.sections import (  # noqa: F401  (each module registers its writer)
+    connectivity,
+    genes,
+    identity,
+    manifests,
+    obs,
+    points,
+    vectors,
+)
+from cellucid.engine.sections.registry import section, writers
+
+
+def run_sections(context: RunContext) -> None:
+    """Run every registered section writer in order."""
+    for _, writer in writers():
+        writer(context)
+
+
+__all__ = ["run_sections", "section", "writers"]

@@ -1,0 +1,41 @@
+"""Section ``connectivity``: the edge files of the symmetrised KNN graph."""
+
+from __future__ import annotations
+
+import shutil
+
+from cellucid.engine.connectivity import summarize_edge_files, write_edges
+from cellucid.engine.context import SPILL_DIRNAME, RunContext
+from cellucid.engine.sections.registry import section
+
+
+@section("connectivity", order=50)
+def write_connectivity(ctx: RunContext) -> None:
+    edges = ctx.plan.edges
+    if edges is None:
+        ctx.say("INFO: No connectivity data provided, skipping connectivity export.")
+        return
+    src, dst = ctx.out / edges.sources, ctx.out / edges.destinations
+    kept = [ctx.keep(r, "connectivity") for r in (edges.sources, edges.destinations)]
+    ctx.reporter.flush_skips("connectivity", f"{edges.dirname}/")
+    spill = ctx.out / SPILL_DIRNAME
+    try:
+        summary = (
+            summarize_edge_files(src, dst, edges.index_dtype, ctx.inputs.n_cells)
+            if all(kept)
+            else write_edges(
+                ctx.inputs.connectivities,
+                src,
+                dst,
+                edges.index_dtype,
+                ctx.compression,
+                spill / "edges",
+            )
+        )
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
+    ctx.say(
+        f"✓ Wrote connectivity ({summary.n_edges:,} edges, max {summary.max_neighbors} "
+        f"neighbors/cell, {edges.index_dtype}) to {ctx.out / edges.dirname}"
+    )
+    ctx.results["edges"] = summary

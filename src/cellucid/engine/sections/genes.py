@@ -1,0 +1,114 @@
+"""Section ``genes``: one file per exported gene, from the cell-major matrix.
+
+Pass one finds each gene's range on the gene grid, pass two writes pieces per block and
+assembles each gene's file (see :mod:`cellucid.engine.genes`).
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+import dask.array as da
+import numpy as np
+
+from cellucid.engine.context import SPILL_DIRNAME, RunContext
+from cellucid.engine.genes import (
+    GeneJob,
+    assembly_tasks,
+    block_tasks,
+    choose_piece_cells,
+    gene_ranges,
+    slab_genes_for,
+)
+from cellucid.engine.inputs import as_cell_chunked, is_sparse_array
+from cellucid.engine.runner import run_tasks
+from cellucid.engine.sections.registry import section
+from cellucid.format.quantize import Range
+
+
+@section("genes", order=40)
+def write_genes(ctx: RunContext) -> None:
+    genes = ctx.plan.genes
+    if genes is None:
+        ctx.say("INFO: No gene expression data provided, skipping var export.")
+        return
+    matrix, piece_cells = gridded_matrix(ctx)
+    bits = ctx.plan.settings.var_quantization
+    lo = hi = None
+    if bits is not None:
+        lo, hi = _ranges(ctx, matrix, piece_cells)
+    todo = np.array(
+        [i for i, r in enumerate(genes.paths) if not ctx.keep(r, "gene")], dtype=np.int64
+    )
+    ctx.reporter.flush_skips("gene", f"{genes.dirname}/")
+    if len(todo):
+        _write_files(ctx, matrix, piece_cells, todo, lo, hi)
+    ctx.say(
+        f"✓ Wrote {len(todo):,} gene files ({ctx.inputs.n_cells:,} cells each) to "
+        f"{ctx.out / genes.dirname}/"
+    )
+    ctx.results["genes"] = [
+        ctx.layout.gene_entry(
+            i, gene, None if lo is None else float(lo[i]), None if hi is None else float(hi[i])
+        )
+        for i, gene in enumerate(genes.ids)
+    ]
+
+
+def gridded_matrix(ctx: RunContext) -> tuple[da.Array, int]:
+    """The matrix read on the gene grid, and the grid's cells per block.
+
+    The grid depends on the data only (a sample of rows), so the bytes do not depend on
+    chunk_size. Inputs that are not dask arrays are read straight on the grid (dense ones
+    also in slabs of genes): rechunking would read each input chunk whole.
+    """
+    matrix = ctx.inputs.matrix
+    piece_cells = choose_piece_cells(matrix)
+    if not isinstance(ctx.inputs.matrix_source, da.Array):
+        slab = slab_genes_for(piece_cells, matrix.shape[1], dense=not is_sparse_array(matrix))
+        matrix = as_cell_chunked(ctx.inputs.matrix_source, piece_cells, slab)
+    return matrix, piece_cells
+
+
+def _ranges(ctx: RunContext, matrix: da.Array, piece_cells: int) -> tuple[Any, Any]:
+    lo, hi, bad = gene_ranges(matrix, ctx.inputs.gene_columns, piece_cells)
+    ranges = [Range.from_extrema(a, b) for a, b in zip(lo, hi, strict=True)]
+    n_bad = int((bad > 0).sum())
+    if n_bad:
+        ctx.say(f"  ⚠ {n_bad} genes contain NaN/Inf values (mapped to missing marker)")
+    return np.array([r.lo for r in ranges]), np.array([r.hi for r in ranges])
+
+
+def _write_files(
+    ctx: RunContext, matrix: da.Array, piece_cells: int, todo: np.ndarray, lo: Any, hi: Any
+) -> None:
+    spill = ctx.out / SPILL_DIRNAME
+    shutil.rmtree(spill, ignore_errors=True)
+    spill.mkdir()
+    dense = not is_sparse_array(matrix)
+    try:
+        job = GeneJob(
+            n_cells=ctx.inputs.n_cells,
+            piece_cells=piece_cells,
+            columns=ctx.inputs.gene_columns[todo],
+            paths=tuple(str(ctx.out / ctx.plan.genes.paths[i]) for i in todo),
+            lo=None if lo is None else lo[todo],
+            hi=None if hi is None else hi[todo],
+            bits=ctx.plan.settings.var_quantization,
+            compression=ctx.compression,
+            spill_dir=str(spill),
+            slab_genes=slab_genes_for(piece_cells, len(todo), dense),
+            dense=dense,
+        )
+        grid = block_tasks(matrix, job)
+        flat = run_tasks(
+            [task for row in grid for task in row],
+            desc="genes: read, encode, compress",
+            progress=ctx.progress,
+        )
+        width = len(grid[0])
+        indexes = [flat[k * width : (k + 1) * width] for k in range(len(grid))]
+        run_tasks(assembly_tasks(indexes, job), desc="genes: write files", progress=ctx.progress)
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
