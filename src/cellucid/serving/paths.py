@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+MAX_SEGMENT = 255  # longer names exist on no common file system
+
 
 class Forbidden(Exception):
     """The request path tries to leave the served folder."""
@@ -29,12 +31,15 @@ def resolve_inside(root: Path, url_path: str) -> Path | None:
     parts = [p for p in url_path.split("/") if p not in ("", ".")]
     if any(p == ".." for p in parts):
         raise Forbidden(url_path)
+    if any(len(p.encode()) > MAX_SEGMENT for p in parts):
+        return None
     base = root.resolve()
     candidate = base.joinpath(*parts)
     try:
         resolved = candidate.resolve()
+        if resolved != base and not resolved.is_relative_to(base):
+            raise Forbidden(url_path)
+        # ENAMETOOLONG and friends mean "no such file", never a dropped connection
+        return resolved if resolved.is_file() else None
     except (OSError, RuntimeError):
         return None
-    if resolved != base and not resolved.is_relative_to(base):
-        raise Forbidden(url_path)
-    return resolved if resolved.is_file() else None
