@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 MAX_SEGMENT = 255  # longer names exist on no common file system
 
@@ -13,8 +13,11 @@ class Forbidden(Exception):
 
 
 def request_path(raw: str) -> str:
-    """The decoded path part of a request target (query and fragment dropped)."""
-    return unquote(urlsplit(raw).path)
+    """The decoded path part of an origin-form request target (query and fragment dropped).
+
+    Split by hand: ``urlsplit`` would read ``//etc/passwd`` as a host name and a path.
+    """
+    return unquote(raw.split("?", 1)[0].split("#", 1)[0])
 
 
 def resolve_inside(root: Path, url_path: str) -> Path | None:
