@@ -15,7 +15,12 @@ from cellucid.serving.cors import origin_allowed
 from cellucid.serving.httpd import HTTPServer
 from cellucid.serving.inventory import IntegrityError
 from cellucid.serving.offline import offline_page
-from cellucid.serving.paths import Forbidden, request_path, resolve_inside
+from cellucid.serving.paths import (
+    Forbidden,
+    has_overlong_segment,
+    request_path,
+    resolve_inside,
+)
 from cellucid.serving.viewer import ViewerUnavailable
 
 CONTENT_TYPES = {
@@ -164,6 +169,8 @@ class CellucidHandler(BaseHTTPRequestHandler):
             return self._send_error(HTTPStatus.FORBIDDEN, "path outside the served folder")
         if file is not None:
             return self._send_file(file)
+        if has_overlong_segment(path):
+            return self._send_error(HTTPStatus.NOT_FOUND, "no file has so long a name")
         return self._send_viewer(path)
 
     # -- files -------------------------------------------------------------------------

@@ -11,7 +11,8 @@ import re
 from collections.abc import Iterable
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
-_PORT = re.compile(r"^(\[[^\]]*\]|[^:\[\]]*)(?::(\d{1,5}))?$")
+# a DNS name or IPv4 literal, or a bracketed IPv6 literal; then an optional port
+_PORT = re.compile(r"^(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(?::(\d{1,5}))?$")
 
 
 def _split(authority: str) -> tuple[str, int | None] | None:

@@ -20,6 +20,11 @@ def request_path(raw: str) -> str:
     return unquote(raw.split("?", 1)[0].split("#", 1)[0])
 
 
+def has_overlong_segment(url_path: str) -> bool:
+    """Whether a segment is longer than any file name can be (such a path names nothing)."""
+    return any(len(p.encode()) > MAX_SEGMENT for p in url_path.split("/"))
+
+
 def resolve_inside(root: Path, url_path: str) -> Path | None:
     """The file under ``root`` that ``url_path`` names, or None when there is none.
 
@@ -34,7 +39,7 @@ def resolve_inside(root: Path, url_path: str) -> Path | None:
     parts = [p for p in url_path.split("/") if p not in ("", ".")]
     if any(p == ".." for p in parts):
         raise Forbidden(url_path)
-    if any(len(p.encode()) > MAX_SEGMENT for p in parts):
+    if has_overlong_segment(url_path):
         return None
     base = root.resolve()
     candidate = base.joinpath(*parts)
