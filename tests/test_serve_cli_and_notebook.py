@@ -28,9 +28,11 @@ def export(tmp_path_factory) -> Path:
 
 def test_serve_command_runs_and_stops_on_ctrl_c(export, tmp_path):
     env = {
-        "CELLUCID_WEB_URL": "http://127.0.0.1:9",
+        "CELLUCID_WEB_SOURCE_URL": "http://127.0.0.1:9",
         "CELLUCID_WEB_CACHE_DIR": str(tmp_path),
         "PATH": "/usr/bin:/bin",
+        # the code under test, not whichever checkout the venv's editable install names
+        "PYTHONPATH": str(ROOT / "src"),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "cellucid", "serve", str(export), "--port", "0", "--no-browser"],
@@ -52,6 +54,9 @@ def test_serve_command_runs_and_stops_on_ctrl_c(export, tmp_path):
         conn.close()
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 130
+        # offline with no cached viewer: the CLI says how to get it onto this machine
+        err = process.stderr.read()
+        assert "cellucid viewer download --layout key" in err and str(tmp_path) in err
     finally:
         process.kill()
         process.wait()
@@ -84,7 +89,7 @@ def test_serve_command_errors(tmp_path, make, words):
 def test_quickstart_notebook_shows_the_viewer(tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
-    monkeypatch.setenv("CELLUCID_WEB_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("CELLUCID_WEB_SOURCE_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("CELLUCID_WEB_CACHE_DIR", str(tmp_path / "cache"))
     shutil.copy(ROOT / "notebooks" / "quickstart.ipynb", tmp_path / "quickstart.ipynb")
     notebook = nbformat.read(tmp_path / "quickstart.ipynb", as_version=4)
@@ -110,7 +115,8 @@ def test_show_outside_jupyter_and_behind_a_proxy(export, monkeypatch, capsys):
         port = viewer.server.port
         assert f"Cellucid viewer: http://127.0.0.1:{port}/?remote=" in capsys.readouterr().out
         monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/ana/")
-        assert viewer.url == f"/user/ana/proxy/{port}/?remote=/user/ana/proxy/{port}"
+        # behind the proxy the viewer finds the server at its own folder (same origin)
+        assert viewer.url == f"/user/ana/proxy/{port}/?source=remote"
         assert f'src="/user/ana/proxy/{port}/' in viewer._repr_html_()
     finally:
         viewer.stop()

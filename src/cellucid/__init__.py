@@ -21,6 +21,8 @@ _PUBLIC = {
     "serve": "cellucid.serving",
     "CellucidServer": "cellucid.serving",
     "show": "cellucid.notebook",
+    "get_web_cache_dir": "cellucid.serving.webcache",
+    "clear_web_cache": "cellucid.serving.webcache",
     "validate_export": "cellucid.verify",
 }
 

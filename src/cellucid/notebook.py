@@ -6,6 +6,7 @@ import atexit
 import html
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from cellucid.serving.server import CellucidServer
@@ -57,8 +58,9 @@ class NotebookViewer:
         prefix = proxy_prefix()
         if prefix is None:
             return self.server.viewer_url
-        origin = f"{prefix}{self.server.port}"
-        return f"{origin}/?remote={origin}"
+        # the viewer's remote= must be an absolute URL, which the proxy path is not: the
+        # same-origin mode finds the server at the page's own folder instead
+        return f"{prefix}{self.server.port}/?source=remote{self.server.dataset_query()}"
 
     def _repr_html_(self) -> str:
         src = html.escape(self.url, quote=True)
@@ -75,7 +77,13 @@ class NotebookViewer:
             _RUNNING.remove(self.server)
 
 
-def show(data_dir: str | Path, height: int = 600, *, host: str = "127.0.0.1") -> NotebookViewer:
+def show(
+    data_dir: str | Path,
+    height: int = 600,
+    *,
+    host: str = "127.0.0.1",
+    allowed_hosts: Iterable[str] = (),
+) -> NotebookViewer:
     """Show an export in the notebook (or print its URL outside Jupyter).
 
     Starts a data server in the background on a free port; it stops at interpreter exit or
@@ -90,13 +98,18 @@ def show(data_dir: str | Path, height: int = 600, *, host: str = "127.0.0.1") ->
         Height of the iframe in pixels.
     host
         Interface of the data server.
+    allowed_hosts
+        Extra names the server accepts in the ``Host`` header, e.g. the notebook server's
+        host name when a proxy forwards it unchanged.
 
     Returns
     -------
     NotebookViewer
         The shown viewer, with ``url`` and ``stop()``.
     """
-    server = CellucidServer(data_dir, port=0, host=host, quiet=True).start()
+    server = CellucidServer(
+        data_dir, port=0, host=host, quiet=True, allowed_hosts=allowed_hosts
+    ).start()
     _RUNNING.append(server)
     viewer = NotebookViewer(server, height)
     if in_jupyter():

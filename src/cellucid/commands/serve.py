@@ -26,6 +26,20 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.add_argument("--quiet", "-q", action="store_true", help="print no banner")
     p.add_argument("--verbose", "-v", action="store_true", help="log every request")
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME[:PORT]",
+        help="also answer requests whose Host header is NAME (e.g. a reverse proxy); "
+        "repeatable. localhost, 127.0.0.1 and [::1] on the bound port always work",
+    )
+    p.add_argument(
+        "--web-source-url",
+        default=None,
+        help="where the pinned viewer build is fetched from (default: $CELLUCID_WEB_SOURCE_URL "
+        "or https://raw.githubusercontent.com/theislab/cellucid)",
+    )
     p.set_defaults(func=run)
 
 
@@ -52,7 +66,13 @@ def run(args: argparse.Namespace) -> int:
     if problem is None:
         try:
             server = CellucidServer(
-                path, args.port, args.host, quiet=args.quiet, verbose=args.verbose
+                path,
+                args.port,
+                args.host,
+                quiet=args.quiet,
+                verbose=args.verbose,
+                allowed_hosts=args.allowed_host,
+                web_source_url=args.web_source_url,
             )
             server._bind()
         except (OSError, ValueError) as error:
@@ -62,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if not args.quiet:
         print(server.banner(), flush=True)
+    viewer_problem = server.viewer_problem()
+    if viewer_problem:
+        print(f"cellucid serve: warning: {viewer_problem}", file=sys.stderr, flush=True)
     if not args.no_browser:
         import webbrowser
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 IDENTITY = "dataset_identity.json"
@@ -16,6 +16,7 @@ class Dataset:
     id: str
     name: str
     path: str  # URL path of the export's folder, ending in "/"
+    folder: Path = field(compare=False, default=Path("."))  # the export folder on disk
 
     def as_json(self) -> dict[str, str]:
         return {"id": self.id, "name": self.name, "path": self.path}
@@ -27,7 +28,8 @@ def _read(folder: Path, url_path: str) -> Dataset:
     except (OSError, ValueError):
         identity = {}
     name = str(identity.get("name") or folder.name)
-    return Dataset(str(identity.get("id") or name), name, url_path)
+    # the viewer requires the catalog's id and name to equal dataset_identity.json's
+    return Dataset(str(identity.get("id") or name), name, url_path, folder)
 
 
 def is_export(folder: Path) -> bool:

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import email.utils
-import html
 import json
 import mimetypes
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cellucid import __version__
 from cellucid.serving.cors import origin_allowed
-from cellucid.serving.paths import Forbidden, request_path, resolve_inside
-from cellucid.serving.viewer import UNAVAILABLE_PAGE
-
-if TYPE_CHECKING:
-    from cellucid.serving.server import _HTTPServer
+from cellucid.serving.httpd import HTTPServer
+from cellucid.serving.inventory import IntegrityError
+from cellucid.serving.offline import offline_page
+from cellucid.serving.paths import (
+    Forbidden,
+    has_overlong_segment,
+    request_path,
+    resolve_inside,
+)
+from cellucid.serving.viewer import ViewerUnavailable
 
 CONTENT_TYPES = {
     ".gz": "application/octet-stream",  # opaque: the viewer gunzips .gz files itself
@@ -31,6 +35,7 @@ CONTENT_TYPES = {
     ".wasm": "application/wasm",
 }
 COPY_BYTES = 1 << 16
+MAX_TARGET = 2048  # longer request targets get 414 (no export path comes near it)
 
 
 def content_type(path: Path) -> str:
@@ -42,9 +47,12 @@ def content_type(path: Path) -> str:
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None:
-    """(first, last) of a single ``bytes=`` range, or None if unsatisfiable/invalid."""
+    """(first, last) of a single ``bytes=`` range, or None if unsatisfiable/invalid.
+
+    Multi-range requests are not handled here: the caller answers them with the whole file.
+    """
     unit, _, spec = header.partition("=")
-    if unit.strip() != "bytes" or "," in spec:
+    if unit.strip() != "bytes":
         return None
     first, _, last = spec.strip().partition("-")
     try:
@@ -65,11 +73,32 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
 class CellucidHandler(BaseHTTPRequestHandler):
     """Answers GET, HEAD and OPTIONS; never serves anything outside the data folder."""
 
-    server: _HTTPServer
+    server: HTTPServer
     protocol_version = "HTTP/1.1"
     server_version = f"cellucid/{__version__}"
 
     # -- plumbing ----------------------------------------------------------------------
+    def setup(self) -> None:
+        # a socket timeout: an idle or half-sent connection is closed instead of holding
+        # a thread forever
+        self.timeout = self.server.app.idle_timeout
+        super().setup()
+
+    def _refused(self) -> bool:
+        """Answer malformed, over-long and foreign-Host requests; True when answered."""
+        if not self.path.startswith("/"):
+            self._send_error(HTTPStatus.BAD_REQUEST, "request target must start with /")
+        elif len(self.path) > MAX_TARGET:
+            self._send_error(HTTPStatus.REQUEST_URI_TOO_LONG, "request target too long")
+        elif not self.server.app.host_allowed(self.headers.get("Host")):
+            self._send_error(
+                HTTPStatus.FORBIDDEN,
+                "Host header not allowed (add it with --allowed-host if it is yours)",
+            )
+        else:
+            return False
+        return True
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
         if self.server.app.verbose:
             super().log_message(format, *args)
@@ -101,6 +130,8 @@ class CellucidHandler(BaseHTTPRequestHandler):
 
     # -- methods -----------------------------------------------------------------------
     def do_OPTIONS(self) -> None:  # noqa: N802 - http.server naming
+        if self._refused():
+            return
         self.send_response(HTTPStatus.NO_CONTENT)
         self._cors_headers()
         if origin_allowed(self.headers.get("Origin")):
@@ -117,26 +148,33 @@ class CellucidHandler(BaseHTTPRequestHandler):
         self.do_GET()
 
     def do_GET(self) -> None:  # noqa: N802
+        if self._refused():
+            return
         app = self.server.app
         path = request_path(self.path)
         if path == "/_cellucid/health":
             return self._send_json({"status": "ok", "type": "exported", "version": __version__})
         if path == "/_cellucid/info":
             return self._send_json(
-                {"version": __version__, "host": app.host, "port": app.port, "mode": app.mode}
+                # the pinned builds accept exactly "standalone" for an export server
+                {"version": __version__, "host": app.host, "port": app.port, "mode": "standalone"}
             )
         if path == "/_cellucid/datasets":
             return self._send_json({"datasets": [d.as_json() for d in app.datasets()]})
+        if path.startswith("/_cellucid/"):
+            return self._send_error(HTTPStatus.NOT_FOUND, f"not found: {path}")
         try:
             file = resolve_inside(app.data_dir, path)
         except Forbidden:
             return self._send_error(HTTPStatus.FORBIDDEN, "path outside the served folder")
         if file is not None:
             return self._send_file(file)
+        if has_overlong_segment(path):
+            return self._send_error(HTTPStatus.NOT_FOUND, "no file has so long a name")
         return self._send_viewer(path)
 
     # -- files -------------------------------------------------------------------------
-    def _send_file(self, file: Path) -> None:
+    def _send_file(self, file: Path, kind: str | None = None) -> None:
         stat = file.stat()
         size = stat.st_size
         modified = email.utils.formatdate(stat.st_mtime, usegmt=True)
@@ -153,7 +191,7 @@ class CellucidHandler(BaseHTTPRequestHandler):
                 pass
         first, last, status = 0, size - 1, HTTPStatus.OK
         headers = {"Accept-Ranges": "bytes", "Last-Modified": modified}
-        if "Range" in self.headers:
+        if "Range" in self.headers and "," not in self.headers["Range"]:
             wanted = parse_range(self.headers["Range"], size)
             if wanted is None:
                 return self._send_bytes(
@@ -167,7 +205,7 @@ class CellucidHandler(BaseHTTPRequestHandler):
             headers["Content-Range"] = f"bytes {first}-{last}/{size}"
         length = max(0, last - first + 1)
         self.send_response(status)
-        self.send_header("Content-Type", content_type(file))
+        self.send_header("Content-Type", kind or content_type(file))
         self.send_header("Content-Length", str(length))
         self.send_header("Cache-Control", "no-cache")
         for name, value in headers.items():
@@ -187,18 +225,26 @@ class CellucidHandler(BaseHTTPRequestHandler):
                 remaining -= len(chunk)
 
     def _send_viewer(self, path: str) -> None:
-        app = self.server.app
-        asset = app.viewer.get(path)
-        if asset is not None:
-            return self._send_file(asset)
-        if path in ("/", "/index.html"):
-            page = UNAVAILABLE_PAGE.format(
-                upstream=html.escape(app.viewer.upstream),
-                error=html.escape(app.viewer.last_error or "no network"),
-                cache=html.escape(str(app.viewer.folder)),
-                origin=html.escape(app.url),
+        viewer = self.server.app.viewer
+        page = path in ("/", "/index.html")
+        try:
+            asset = viewer.asset(path)
+            if asset is None:
+                # only inventory paths are ever fetched upstream
+                return self._send_error(HTTPStatus.NOT_FOUND, f"not found: {path}")
+            file = viewer.file(asset)
+        except (ViewerUnavailable, IntegrityError) as error:
+            if page:
+                return self._send_bytes(
+                    HTTPStatus.SERVICE_UNAVAILABLE,
+                    offline_page(viewer).encode(),
+                    "text/html; charset=utf-8",
+                )
+            status = (
+                HTTPStatus.BAD_GATEWAY
+                if isinstance(error, IntegrityError)
+                else HTTPStatus.SERVICE_UNAVAILABLE
             )
-            return self._send_bytes(
-                HTTPStatus.SERVICE_UNAVAILABLE, page.encode(), "text/html; charset=utf-8"
-            )
-        return self._send_error(HTTPStatus.NOT_FOUND, f"not found: {path}")
+            return self._send_error(status, f"viewer file unavailable: {error}")
+        # the inventory's type: the raw host sends text/plain with nosniff for everything
+        return self._send_file(file, asset.content_type)

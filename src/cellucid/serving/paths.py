@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
+
+MAX_SEGMENT = 255  # longer names exist on no common file system
 
 
 class Forbidden(Exception):
@@ -11,8 +13,16 @@ class Forbidden(Exception):
 
 
 def request_path(raw: str) -> str:
-    """The decoded path part of a request target (query and fragment dropped)."""
-    return unquote(urlsplit(raw).path)
+    """The decoded path part of an origin-form request target (query and fragment dropped).
+
+    Split by hand: ``urlsplit`` would read ``//etc/passwd`` as a host name and a path.
+    """
+    return unquote(raw.split("?", 1)[0].split("#", 1)[0])
+
+
+def has_overlong_segment(url_path: str) -> bool:
+    """Whether a segment is longer than any file name can be (such a path names nothing)."""
+    return any(len(p.encode()) > MAX_SEGMENT for p in url_path.split("/"))
 
 
 def resolve_inside(root: Path, url_path: str) -> Path | None:
@@ -29,12 +39,15 @@ def resolve_inside(root: Path, url_path: str) -> Path | None:
     parts = [p for p in url_path.split("/") if p not in ("", ".")]
     if any(p == ".." for p in parts):
         raise Forbidden(url_path)
+    if has_overlong_segment(url_path):
+        return None
     base = root.resolve()
     candidate = base.joinpath(*parts)
     try:
         resolved = candidate.resolve()
+        if resolved != base and not resolved.is_relative_to(base):
+            raise Forbidden(url_path)
+        # ENAMETOOLONG and friends mean "no such file", never a dropped connection
+        return resolved if resolved.is_file() else None
     except (OSError, RuntimeError):
         return None
-    if resolved != base and not resolved.is_relative_to(base):
-        raise Forbidden(url_path)
-    return resolved if resolved.is_file() else None

@@ -6,29 +6,32 @@ import errno
 import socket
 import threading
 import webbrowser
-from http.server import ThreadingHTTPServer
+from collections.abc import Iterable
 from pathlib import Path
+from urllib.parse import quote
 
+from cellucid.layouts import detect_layout
+from cellucid.serving.builds import build_for_layout
 from cellucid.serving.datasets import Dataset, discover
 from cellucid.serving.handler import CellucidHandler
-from cellucid.serving.viewer import ViewerAssets
+from cellucid.serving.hosts import host_allowed, normalise_allowed
+from cellucid.serving.httpd import HTTPServer
+from cellucid.serving.inventory import IntegrityError
+from cellucid.serving.offline import offline_help
+from cellucid.serving.viewer import ViewerAssets, ViewerUnavailable
 
 PORT_ATTEMPTS = 101  # the requested port and the next 100
+IDLE_TIMEOUT = 20.0  # seconds a connection may sit idle before it is closed
+WILDCARDS = ("", "0.0.0.0", "::")
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 512  # bursts of parallel requests from the viewer
-    app: CellucidServer
-
-
-def bind(host: str, port: int) -> _HTTPServer:
+def bind(host: str, port: int) -> HTTPServer:
     """Bind to ``port`` or, when busy, the next free one (up to +100); 0 picks any."""
     candidates = [0] if port == 0 else range(port, min(port + PORT_ATTEMPTS, 65536))
     last_error: OSError | None = None
     for candidate in candidates:
         try:
-            return _HTTPServer((host, candidate), CellucidHandler)
+            return HTTPServer((host, candidate), CellucidHandler)
         except OSError as error:
             if error.errno not in (errno.EADDRINUSE, errno.EACCES):
                 raise
@@ -38,6 +41,28 @@ def bind(host: str, port: int) -> _HTTPServer:
         f"No free port from {port} to {port + PORT_ATTEMPTS - 1} on {host}; "
         "choose another with --port (0 picks any free port).",
     ) from last_error
+
+
+def common_layout(datasets: list[Dataset]) -> str:
+    """The one export layout of ``datasets``; one viewer build reads only one layout.
+
+    Raises
+    ------
+    ValueError
+        Naming the exports of each layout when they differ.
+    """
+    by_layout: dict[str, list[str]] = {}
+    for dataset in datasets:
+        by_layout.setdefault(detect_layout(dataset.folder), []).append(dataset.folder.name)
+    if len(by_layout) > 1:
+        groups = "; ".join(
+            f"{layout} layout: {', '.join(names)}" for layout, names in sorted(by_layout.items())
+        )
+        raise ValueError(
+            "these exports have different layouts and no one viewer build reads both "
+            f"({groups}); serve each layout's exports from its own folder"
+        )
+    return next(iter(by_layout))
 
 
 class CellucidServer:
@@ -54,6 +79,16 @@ class CellucidServer:
         Interface to bind; the default ``127.0.0.1`` is reachable from this machine only.
     quiet, verbose
         Print no banner; log every request.
+    viewer
+        The viewer files to serve; default the pinned build for the exports' layout.
+    allowed_hosts
+        Host names (``name`` or ``name:port``) accepted in the ``Host`` header besides
+        localhost, 127.0.0.1 and [::1] on the bound port, e.g. a reverse proxy's name.
+    web_source_url
+        Where the viewer build is fetched from (default ``$CELLUCID_WEB_SOURCE_URL`` or
+        raw.githubusercontent.com/theislab/cellucid).
+    idle_timeout
+        Seconds an idle connection stays open.
     """
 
     def __init__(
@@ -65,6 +100,9 @@ class CellucidServer:
         quiet: bool = False,
         verbose: bool = False,
         viewer: ViewerAssets | None = None,
+        allowed_hosts: Iterable[str] = (),
+        web_source_url: str | None = None,
+        idle_timeout: float = IDLE_TIMEOUT,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         if not self.data_dir.is_dir():
@@ -75,12 +113,15 @@ class CellucidServer:
                 f"{data_dir} holds no export (no dataset_identity.json in it or its subfolders). "
                 "Create one with: cellucid prepare INPUT OUTDIR"
             )
+        self.layout = common_layout(found)
         self.requested_port = port
         self.host = host
         self.quiet = quiet
         self.verbose = verbose
-        self.viewer = viewer or ViewerAssets()
-        self._httpd: _HTTPServer | None = None
+        self.idle_timeout = idle_timeout
+        self.allowed_hosts = normalise_allowed(allowed_hosts)
+        self.viewer = viewer or ViewerAssets(build_for_layout(self.layout), web_source_url)
+        self._httpd: HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # -- state ----------------------------------------------------------------------
@@ -91,13 +132,40 @@ class CellucidServer:
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        """The data server's origin as a browser on this machine reaches it."""
+        host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.port}"
+
+    def dataset_query(self) -> str:
+        """``&dataset=<id>`` when several exports are served (the viewer then needs it)."""
+        found = self.datasets()
+        return f"&dataset={quote(found[0].id, safe='')}" if len(found) > 1 else ""
 
     @property
     def viewer_url(self) -> str:
-        """The viewer, served from this origin, reading this server's data."""
-        return f"{self.url}/?remote={self.url}"
+        """The served viewer build, opening this server's (first) dataset directly."""
+        return f"{self.url}/?remote={self.url}{self.dataset_query()}"
+
+    def host_allowed(self, host_header: str | None) -> bool:
+        """Whether a request's ``Host`` header names this server (DNS rebinding defence)."""
+        extra = list(self.allowed_hosts)
+        if self.host not in WILDCARDS:
+            bound = f"[{self.host}]" if ":" in self.host else self.host
+            extra.append((bound.lower(), self.port))
+        return host_allowed(host_header, self.port, extra)
+
+    def viewer_problem(self) -> str | None:
+        """None when the viewer page can be served now (fetching it if needed), else what
+        to do about it."""
+        try:
+            asset = self.viewer.asset("/")
+            if asset is None:
+                return f"the pinned viewer build {self.viewer.build.commit} has no index.html"
+            self.viewer.file(asset)
+        except (ViewerUnavailable, IntegrityError):
+            return offline_help(self.viewer)
+        return None
 
     @property
     def running(self) -> bool:
@@ -158,6 +226,10 @@ class CellucidServer:
             lines.append(
                 f"  ⚠ Listening on {self.host}: anyone who can reach it can read the data."
             )
+        if self.host in WILDCARDS and not self.allowed_hosts:
+            lines.append(
+                "  Other machines must be named with --allowed-host NAME (Host header check)."
+            )
         lines.append("Press Ctrl+C to stop.")
         return "\n".join(lines)
 
@@ -174,6 +246,8 @@ def serve(
     host: str = "127.0.0.1",
     open_browser: bool = True,
     quiet: bool = False,
+    allowed_hosts: Iterable[str] = (),
+    web_source_url: str | None = None,
 ) -> None:
     """Serve an export folder (or exports root) until Ctrl+C.
 
@@ -189,11 +263,25 @@ def serve(
         Open the viewer in the default browser.
     quiet
         Print no banner.
+    allowed_hosts
+        Extra names accepted in the ``Host`` header (see :class:`CellucidServer`).
+    web_source_url
+        Where the pinned viewer build is fetched from.
     """
-    server = CellucidServer(data_dir, port, host, quiet=quiet)
+    server = CellucidServer(
+        data_dir,
+        port,
+        host,
+        quiet=quiet,
+        allowed_hosts=allowed_hosts,
+        web_source_url=web_source_url,
+    )
     server._bind()
     if not quiet:
         print(server.banner(), flush=True)
+        problem = server.viewer_problem()
+        if problem:
+            print(problem, flush=True)
     if open_browser:
         webbrowser.open(server.viewer_url)
     server.serve_forever()
