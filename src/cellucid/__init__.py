@@ -22,6 +22,8 @@ _PUBLIC = {
     "CellucidServer": "cellucid.serving",
     "show": "cellucid.notebook",
     "validate_export": "cellucid.verify",
+    "compute_transition_drift": "cellucid.drift",
+    "add_transition_drift_to_obsm": "cellucid.drift",
 }
 
 __all__ = ["__version__", *_PUBLIC]
