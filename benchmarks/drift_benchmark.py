@@ -67,15 +67,21 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=200_000)
     parser.add_argument("--neighbours", type=int, default=30)
     parser.add_argument("--chunk-size", type=int, default=16_384)
-    parser.add_argument("--mode", choices=["memory", "backed"], help=argparse.SUPPRESS)
+    parser.add_argument("--mode", choices=["write", "memory", "backed"], help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.mode == "write":
+        write_matrix(args.file, args.cells, args.neighbours)
+        return
     if args.mode:
         run_mode(args.file, args.mode, args.chunk_size)
         return
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "transition.h5"
-        write_matrix(path, args.cells, args.neighbours)
+        # in its own process too: a child inherits the peak RSS of the process it forks from
+        sizes = ["--cells", str(args.cells), "--neighbours", str(args.neighbours)]
+        command = [sys.executable, __file__, "--mode", "write", "--file", str(path), *sizes]
+        subprocess.run(command, check=True)
         size_mb = path.stat().st_size / 2**20
         dense_gb = args.cells**2 * 4 / 2**30
         print(f"matrix file {size_mb:.0f} MB (dense float32 would be {dense_gb:.0f} GB)")
