@@ -115,9 +115,10 @@ def prepare(
         Distance quantile of the inliers kept for centroids; ``None`` for no centroids.
     centroid_min_points
         Smallest category that gets a centroid and outlier quantiles.
-    obs_manifest_filename, obs_binary_dirname, var_manifest_filename, var_binary_dirname,
+    obs_manifest_filename, obs_binary_dirname, var_manifest_filename, var_binary_dirname
+        Names of the obs and var manifests and binary folders.
     connectivity_manifest_filename, connectivity_binary_dirname
-        Names of the manifests and binary folders.
+        Name of the connectivity manifest and binary folder.
     force
         Overwrite an earlier export in ``out_dir`` (and remove its files that this export
         does not produce). Without it, an interrupted export with the same inputs and
