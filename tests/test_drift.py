@@ -186,3 +186,10 @@ def test_drift_keys_export(tmp_path, transition, umap):
 def test_public_names():
     assert cellucid.compute_transition_drift is compute_transition_drift
     assert {"compute_transition_drift", "add_transition_drift_to_obsm"} <= set(dir(cellucid))
+
+
+def test_one_dimensional_embedding(transition, umap):
+    adata = _adata(X_umap=umap[:, 0].copy())
+    assert add_transition_drift_to_obsm(adata, transition) == "T_fwd_umap_1d"
+    expected = _direct(transition.toarray(), umap[:, :1])
+    np.testing.assert_allclose(adata.obsm["T_fwd_umap_1d"], expected, rtol=1e-5, atol=1e-5)
