@@ -24,6 +24,8 @@ _PUBLIC = {
     "get_web_cache_dir": "cellucid.serving.webcache",
     "clear_web_cache": "cellucid.serving.webcache",
     "validate_export": "cellucid.verify",
+    "compute_transition_drift": "cellucid.drift",
+    "add_transition_drift_to_obsm": "cellucid.drift",
 }
 
 __all__ = ["__version__", *_PUBLIC]

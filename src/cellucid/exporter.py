@@ -190,8 +190,12 @@ out_dir
     Output folder; default ``exports`` under the current directory.
 obs_keys
     obs columns to export (default all, in order).
-X_umap_1d, X_umap_2d, X_umap_3d
-    Embeddings of shape (n_cells, d); at least one is required.
+X_umap_1d
+    Embedding of shape (n_cells, 1); at least one of the three embeddings is required.
+X_umap_2d
+    Embedding of shape (n_cells, 2).
+X_umap_3d
+    Embedding of shape (n_cells, 3).
 X_umap_4d
     Reserved; raises ``NotImplementedError``.
 vector_fields
