@@ -36,6 +36,7 @@ class AnnDataParts:
     obsm: Mapping[str, Any]
     obsp: Mapping[str, Any]
     description: str
+    notes: tuple[str, ...] = ()
 
 
 Loader = Callable[[Any], AnnDataParts]
@@ -75,33 +76,60 @@ def _is_store_path(x: Any) -> bool:
     return isinstance(x, (str, Path))
 
 
-def _load_store(path: str | Path) -> AnnDataParts:
+def _read_table(root: Any, name: str) -> pd.DataFrame:
     from anndata.io import read_elem
 
-    from cellucid.engine.store_arrays import open_array, open_store, store_kind
+    from cellucid.legacy_anndata import is_group, read_frame
+
+    node = root[name]
+    return read_elem(node) if is_group(node) else read_frame(node)
+
+
+def _members(root: Any, path: str, group: str) -> dict[str, Any]:
+    """Lazy readers of a group's arrays (old files' structured obsm is read whole)."""
+    from cellucid.engine.store_arrays import open_array
+    from cellucid.legacy_anndata import is_group, read_structured_members
+
+    if group not in root:
+        return {}
+    if not is_group(root[group]):
+        return read_structured_members(root[group])
+    return {name: open_array(path, f"{group}/{name}") for name in root[group]}
+
+
+def _graphs(root: Any, path: str) -> dict[str, Any]:
+    from cellucid.engine.store_arrays import open_array
+    from cellucid.legacy_anndata import graph_paths
+
+    graphs = _members(root, path, "obsp")
+    # as anndata does, a matrix left in uns/neighbors by old scanpy wins over obsp
+    graphs.update({key: open_array(path, at) for key, at in graph_paths(root).items()})
+    return graphs
+
+
+def _load_store(path: str | Path) -> AnnDataParts:
+    from cellucid.engine.store_arrays import open_array, open_store
+    from cellucid.input_files import check_anndata_root, check_input_path
+    from cellucid.legacy_anndata import LEGACY_NOTE, apply_uns_categories, is_legacy
 
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"Input not found: {path}")
-    kind = store_kind(path)
-    if kind == "h5" and path.suffix not in (".h5ad", ".h5"):
-        raise ValueError(f"{path} is neither a .h5ad file nor a Zarr store (a folder).")
+    kind = check_input_path(path)
     resolved = str(path.resolve())
     root = open_store(resolved, kind)
-
-    def members(group: str) -> dict[str, Any]:
-        if group not in root:
-            return {}
-        return {name: open_array(resolved, f"{group}/{name}") for name in root[group]}
-
+    check_anndata_root(root, path, kind)
+    obs, var = _read_table(root, "obs"), _read_table(root, "var")
+    legacy = is_legacy(root)
+    if legacy:
+        apply_uns_categories(root, [obs, var])
     return AnnDataParts(
-        obs=read_elem(root["obs"]),
-        var=read_elem(root["var"]),
+        obs=obs,
+        var=var,
         X=open_array(resolved, "X") if "X" in root else None,
-        layers=members("layers"),
-        obsm=members("obsm"),
-        obsp=members("obsp"),
+        layers=_members(root, resolved, "layers"),
+        obsm=_members(root, resolved, "obsm"),
+        obsp=_graphs(root, resolved),
         description=f"{'h5ad file' if kind == 'h5' else 'Zarr store'} {path}",
+        notes=(LEGACY_NOTE,) if legacy else (),
     )
 
 
@@ -226,8 +254,9 @@ def prepare_anndata(
         The export folder.
     """
     from cellucid.exporter import prepare
+    from cellucid.input_files import check_out_dir
 
-    reporter = Reporter(quiet)
+    check_out_dir(out_dir)
     parts = load_parts(adata)
     embeddings = map_embeddings(parts.obsm, embedding_keys)
     if not embeddings:
@@ -236,32 +265,10 @@ def prepare_anndata(
             f"Name one with embedding_keys (available obsm keys: {sorted(parts.obsm)})."
         )
     latent = choose_latent(parts.obsm, latent_key, embeddings[max(embeddings)])
-    reporter.say(
-        f"Reading {parts.description}: {len(parts.obs):,} cells × {len(parts.var):,} genes"
-    )
-    reporter.say(
-        "  embeddings: "
-        + ", ".join(f"{d}D from obsm['{k}']" for d, k in sorted(embeddings.items()))
-        + f"; latent space: obsm['{latent}']"
-    )
-    matrix = None
-    if include_genes:
-        if layer is not None:
-            if layer not in parts.layers:
-                raise KeyError(f"No layer '{layer}'. Available layers: {sorted(parts.layers)}")
-            matrix = parts.layers[layer]
-        else:
-            matrix = parts.X
+    _report(Reporter(quiet), parts, embeddings, latent)
+    matrix = _choose_matrix(parts, layer) if include_genes else None
     if genes_file is not None:
         gene_identifiers = read_gene_list(genes_file)
-    graph = None
-    if connectivities_key is not None:
-        if connectivities_key in parts.obsp:
-            graph = parts.obsp[connectivities_key]
-        elif connectivities_key != "connectivities":
-            raise KeyError(
-                f"obsp has no key '{connectivities_key}'. Available obsp keys: {sorted(parts.obsp)}"
-            )
     vectors = map_vector_fields(parts.obsm) if include_vector_fields else {}
     return prepare(
         latent_space=parts.obsm[latent],
@@ -269,7 +276,7 @@ def prepare_anndata(
         var=parts.var if matrix is not None else None,
         gene_expression=matrix,
         gene_identifiers=gene_identifiers,
-        connectivities=graph,
+        connectivities=_choose_graph(parts, connectivities_key),
         out_dir=out_dir,
         obs_keys=obs_keys,
         vector_fields=vectors or None,
@@ -277,3 +284,36 @@ def prepare_anndata(
         **{f"X_umap_{d}d": parts.obsm[k] for d, k in embeddings.items()},
         **options,
     )
+
+
+def _report(
+    reporter: Reporter, parts: AnnDataParts, embeddings: dict[int, str], latent: str
+) -> None:
+    reporter.say(
+        f"Reading {parts.description}: {len(parts.obs):,} cells × {len(parts.var):,} genes"
+    )
+    for note in parts.notes:
+        reporter.say(f"  {note}")
+    reporter.say(
+        "  embeddings: "
+        + ", ".join(f"{d}D from obsm['{k}']" for d, k in sorted(embeddings.items()))
+        + f"; latent space: obsm['{latent}']"
+    )
+
+
+def _choose_matrix(parts: AnnDataParts, layer: str | None) -> Any:
+    if layer is None:
+        return parts.X
+    if layer not in parts.layers:
+        raise KeyError(f"No layer '{layer}'. Available layers: {sorted(parts.layers)}")
+    return parts.layers[layer]
+
+
+def _choose_graph(parts: AnnDataParts, key: str | None) -> Any:
+    if key is None:
+        return None
+    if key in parts.obsp:
+        return parts.obsp[key]
+    if key != "connectivities":
+        raise KeyError(f"obsp has no key '{key}'. Available obsp keys: {sorted(parts.obsp)}")
+    return None
