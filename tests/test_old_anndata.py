@@ -92,3 +92,10 @@ def test_cli_exports_old_file_and_says_so(old_files, tmp_path, capsys):
     assert code == 0
     assert "old encoding, written by anndata <0.7" in printed
     assert digest(out)
+
+
+def test_v07_tables_read_without_warnings(old_files):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        parts = load_parts(old_files["v07"])
+    assert list(parts.obs.columns) == ["cell_type", "n_counts"]

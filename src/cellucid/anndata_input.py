@@ -11,6 +11,7 @@ obsm keys ``<field>_umap`` / ``<field>_umap_<d>d``.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,12 +78,18 @@ def _is_store_path(x: Any) -> bool:
 
 
 def _read_table(root: Any, name: str) -> pd.DataFrame:
+    from anndata import OldFormatWarning
     from anndata.io import read_elem
 
     from cellucid.legacy_anndata import is_group, read_frame
 
     node = root[name]
-    return read_elem(node) if is_group(node) else read_frame(node)
+    if not is_group(node):
+        return read_frame(node)
+    with warnings.catch_warnings():
+        # anndata warns once per column of a 0.7 table; those still read exactly
+        warnings.simplefilter("ignore", OldFormatWarning)
+        return read_elem(node)
 
 
 def _members(root: Any, path: str, group: str) -> dict[str, Any]:
