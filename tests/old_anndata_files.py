@@ -9,6 +9,7 @@ categorical columns point to ``__categories/<col>`` by an object reference.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import h5py
@@ -133,4 +134,42 @@ def write_v07(path: Path, values: dict) -> Path:
         f["obsm/X_umap"] = values["umap"]
         f["obsm/X_pca"] = values["pca"]
         _csr_v07(f, "obsp/connectivities", values["graph"])
+    return path
+
+
+def _zarr_v2_array(root: Path, name: str, values: np.ndarray) -> None:
+    # zarr-python 3 cannot create structured arrays, so the v2 metadata is written by hand
+    folder = root / name
+    folder.mkdir(parents=True)
+    dtype = values.dtype.descr if values.dtype.names else values.dtype.str
+    meta = {
+        "zarr_format": 2,
+        "shape": list(values.shape),
+        "chunks": list(values.shape),
+        "dtype": dtype,
+        "compressor": None,
+        "fill_value": None,
+        "order": "C",
+        "filters": None,
+    }
+    (folder / ".zarray").write_text(json.dumps(meta))
+    (folder / ".".join(["0"] * values.ndim)).write_bytes(np.ascontiguousarray(values).tobytes())
+
+
+def _zarr_v2_group(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / ".zgroup").write_text(json.dumps({"zarr_format": 2}))
+
+
+def write_pre07_zarr(path: Path, values: dict) -> Path:
+    """A Zarr v2 store with anndata <0.7 tables: structured obs/var, uns categories."""
+    _zarr_v2_group(path)
+    obs = [("index", values["cells"]), ("cell_type", values["cell_type"])]
+    _zarr_v2_array(path, "obs", _compound([*obs, ("n_counts", values["n_counts"])]))
+    _zarr_v2_array(path, "var", _compound([("index", values["genes"]), ("means", values["means"])]))
+    _zarr_v2_array(path, "X", values["dense"])
+    for group in ("obsm", "uns"):
+        _zarr_v2_group(path / group)
+    _zarr_v2_array(path, "obsm/X_umap", values["umap"])
+    _zarr_v2_array(path, "uns/cell_type_categories", np.array(CELL_TYPES, dtype="S"))
     return path

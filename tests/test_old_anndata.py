@@ -15,7 +15,13 @@ from cellucid.anndata_input import load_parts, prepare_anndata
 from cellucid.cli import main
 from cellucid.verify import assert_valid_export
 
-from .old_anndata_files import CELL_TYPES, atlas_arrays, write_pre07, write_v07
+from .old_anndata_files import (
+    CELL_TYPES,
+    atlas_arrays,
+    write_pre07,
+    write_pre07_zarr,
+    write_v07,
+)
 
 SETTINGS = {"quiet": True, "dataset_name": "old", "progress": False}
 
@@ -33,6 +39,7 @@ def old_files(tmp_path_factory) -> dict[str, Path]:
         "pre07_sparse": write_pre07(folder / "pre07_sparse.h5ad", values, sparse_x=True),
         "pre07_dense": write_pre07(folder / "pre07_dense.h5ad", values, sparse_x=False),
         "v07": write_v07(folder / "v07.h5ad", values),
+        "pre07_zarr": write_pre07_zarr(folder / "pre07.zarr", values),
     }
 
 
@@ -99,3 +106,18 @@ def test_v07_tables_read_without_warnings(old_files):
         warnings.simplefilter("error")
         parts = load_parts(old_files["v07"])
     assert list(parts.obs.columns) == ["cell_type", "n_counts"]
+
+
+def test_old_zarr_store_exports_like_its_resave(old_files, tmp_path):
+    store = old_files["pre07_zarr"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        adata = ad.read_zarr(store)
+    parts = load_parts(store)
+    pd.testing.assert_frame_equal(parts.obs, adata.obs)
+    pd.testing.assert_frame_equal(parts.var, adata.var)
+    adata.write_zarr(tmp_path / "modern.zarr")
+    old_tree = digest(prepare_anndata(store, tmp_path / "old", **SETTINGS))
+    assert old_tree == digest(
+        prepare_anndata(tmp_path / "modern.zarr", tmp_path / "new", **SETTINGS)
+    )
