@@ -265,12 +265,7 @@ def prepare_anndata(
 
     check_out_dir(out_dir)
     parts = load_parts(adata)
-    embeddings = map_embeddings(parts.obsm, embedding_keys)
-    if not embeddings:
-        raise ValueError(
-            "No embedding found: obsm has no X_umap, X_umap_1d, X_umap_2d or X_umap_3d. "
-            f"Name one with embedding_keys (available obsm keys: {sorted(parts.obsm)})."
-        )
+    embeddings = _require_embeddings(parts.obsm, embedding_keys)
     latent = choose_latent(parts.obsm, latent_key, embeddings[max(embeddings)])
     _report(Reporter(quiet), parts, embeddings, latent)
     matrix = _choose_matrix(parts, layer) if include_genes else None
@@ -291,6 +286,16 @@ def prepare_anndata(
         **{f"X_umap_{d}d": parts.obsm[k] for d, k in embeddings.items()},
         **options,
     )
+
+
+def _require_embeddings(obsm: Mapping[str, Any], extra_keys: Sequence[str]) -> dict[int, str]:
+    embeddings = map_embeddings(obsm, extra_keys)
+    if not embeddings:
+        raise ValueError(
+            "No embedding found: obsm has no X_umap, X_umap_1d, X_umap_2d or X_umap_3d. "
+            f"Name one with embedding_keys (available obsm keys: {sorted(obsm)})."
+        )
+    return embeddings
 
 
 def _report(
