@@ -11,6 +11,7 @@ obsm keys ``<field>_umap`` / ``<field>_umap_<d>d``.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ class AnnDataParts:
     obsm: Mapping[str, Any]
     obsp: Mapping[str, Any]
     description: str
+    notes: tuple[str, ...] = ()
 
 
 Loader = Callable[[Any], AnnDataParts]
@@ -76,33 +78,66 @@ def _is_store_path(x: Any) -> bool:
     return isinstance(x, (str, Path))
 
 
-def _load_store(path: str | Path) -> AnnDataParts:
+def _read_table(root: Any, name: str) -> pd.DataFrame:
+    from anndata import OldFormatWarning
     from anndata.io import read_elem
 
-    from cellucid.engine.store_arrays import open_array, open_store, store_kind
+    from cellucid.legacy_anndata import is_group, read_frame
+
+    node = root[name]
+    if not is_group(node):
+        return read_frame(node)
+    with warnings.catch_warnings():
+        # anndata warns once per column of a 0.7 table; those still read exactly
+        warnings.simplefilter("ignore", OldFormatWarning)
+        return read_elem(node)
+
+
+def _members(root: Any, path: str, group: str) -> dict[str, Any]:
+    """Lazy readers of a group's arrays (old files' structured obsm is read whole)."""
+    from cellucid.engine.store_arrays import open_array
+    from cellucid.legacy_anndata import is_group, read_structured_members
+
+    if group not in root:
+        return {}
+    if not is_group(root[group]):
+        return read_structured_members(root[group])
+    return {name: open_array(path, f"{group}/{name}") for name in root[group]}
+
+
+def _graphs(root: Any, path: str) -> dict[str, Any]:
+    from cellucid.engine.store_arrays import open_array
+    from cellucid.legacy_anndata import graph_paths
+
+    graphs = _members(root, path, "obsp")
+    # as anndata does, a matrix left in uns/neighbors by old scanpy wins over obsp
+    graphs.update({key: open_array(path, at) for key, at in graph_paths(root).items()})
+    return graphs
+
+
+def _load_store(path: str | Path) -> AnnDataParts:
+    from cellucid.engine.store_arrays import open_array, open_store
+    from cellucid.input_files import check_anndata_root, check_input_path
+    from cellucid.legacy_anndata import LEGACY_NOTE, apply_uns_categories, is_legacy
 
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"Input not found: {path}")
-    kind = store_kind(path)
-    if kind == "h5" and path.suffix not in (".h5ad", ".h5"):
-        raise ValueError(f"{path} is neither a .h5ad file nor a Zarr store (a folder).")
+    kind = check_input_path(path)
     resolved = str(path.resolve())
     root = open_store(resolved, kind)
-
-    def members(group: str) -> dict[str, Any]:
-        if group not in root:
-            return {}
-        return {name: open_array(resolved, f"{group}/{name}") for name in root[group]}
-
+    check_anndata_root(root, path, kind)
+    obs, var = _read_table(root, "obs"), _read_table(root, "var")
+    legacy = is_legacy(root)
+    if legacy:
+        apply_uns_categories(root, [obs, var])
     return AnnDataParts(
-        obs=read_elem(root["obs"]),
-        var=read_elem(root["var"]),
+        obs=obs,
+        var=var,
         X=open_array(resolved, "X") if "X" in root else None,
-        layers=members("layers"),
-        obsm=members("obsm"),
-        obsp=members("obsp"),
+        layers=_members(root, resolved, "layers"),
+        obsm=_members(root, resolved, "obsm"),
+        obsp=_graphs(root, resolved),
         description=f"{'h5ad file' if kind == 'h5' else 'Zarr store'} {path}",
+        notes=(LEGACY_NOTE,) if legacy else (),
     )
 
 
@@ -181,6 +216,8 @@ def choose_embeddings(
     reporter.say(
         f"Reading {parts.description}: {len(parts.obs):,} cells × {len(parts.var):,} genes"
     )
+    for note in parts.notes:
+        reporter.say(f"  {note}")
     reporter.say(
         "  embeddings: "
         + ", ".join(f"{d}D from obsm['{k}']" for d, k in sorted(embeddings.items()))
@@ -271,10 +308,11 @@ def prepare_anndata(
         The export folder.
     """
     from cellucid.exporter import prepare
+    from cellucid.input_files import check_out_dir
 
-    reporter = Reporter(quiet)
+    check_out_dir(out_dir)
     parts = load_parts(adata)
-    embeddings, latent = choose_embeddings(parts, embedding_keys, latent_key, reporter)
+    embeddings, latent = choose_embeddings(parts, embedding_keys, latent_key, Reporter(quiet))
     matrix = choose_matrix(parts, layer) if include_genes else None
     if genes_file is not None:
         gene_identifiers = read_gene_list(genes_file)

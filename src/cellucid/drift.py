@@ -202,9 +202,7 @@ def _infer_dim(adata: anndata.AnnData, basis: str) -> int:
             return candidate
     key = f"X_{basis}"
     if key not in adata.obsm:
-        raise KeyError(
-            f"dim not provided and no embedding found: {key} or X_{basis}_{{1,2,3}}d"
-        )
+        raise KeyError(f"dim not provided and no embedding found: {key} or X_{basis}_{{1,2,3}}d")
     shape = tuple(adata.obsm[key].shape)
     columns = _columns(shape)
     if columns not in (1, 2, 3):

@@ -46,6 +46,27 @@ def _attr(node: Any, name: str) -> Any:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def sparse_format(node: Any) -> str | None:
+    """``"csr"`` or ``"csc"`` for a sparse matrix group, else None.
+
+    Files written before anndata 0.7 mark sparse groups with ``h5sparse_format`` and
+    ``h5sparse_shape`` instead of ``encoding-type`` and ``shape``.
+    """
+    attrs = node.attrs
+    if "encoding-type" in attrs:
+        encoding = str(_attr(node, "encoding-type"))
+        return encoding[:3] if encoding in ("csr_matrix", "csc_matrix") else None
+    if "h5sparse_format" in attrs:
+        return str(_attr(node, "h5sparse_format"))
+    return None
+
+
+def _sparse_shape(group: Any) -> tuple[int, int]:
+    name = "shape" if "shape" in group.attrs else "h5sparse_shape"
+    rows, columns = (int(v) for v in _attr(group, name))
+    return rows, columns
+
+
 def _normalize_rows(key: Any, n_rows: int) -> tuple[slice, Any]:
     if not isinstance(key, tuple):
         key = (key,)
@@ -113,14 +134,13 @@ class SparseReader:
         path = str(Path(path).resolve())
         kind = store_kind(path)
         group = open_store(path, kind)[key]
-        encoding = _attr(group, "encoding-type")
-        if encoding != "csr_matrix":
+        encoding = sparse_format(group)
+        if encoding != "csr":
             raise ValueError(
                 f"{key} in {path} is stored as {encoding}; streaming needs rows (CSR). "
                 "Convert it once, e.g. adata.X = adata.X.tocsr(), and save again."
             )
-        shape = tuple(int(v) for v in _attr(group, "shape"))
-        return cls(path, key, kind, shape, np.dtype(group["data"].dtype))
+        return cls(path, key, kind, _sparse_shape(group), np.dtype(group["data"].dtype))
 
     def __getitem__(self, key: Any) -> sp.csr_matrix:
         rows, rest = _normalize_rows(key, self.shape[0])
@@ -139,7 +159,6 @@ def open_array(path: str | Path, key: str) -> DenseReader | SparseReader:
     """A lazy reader for the array or sparse matrix at ``key`` of a store."""
     path = str(Path(path).resolve())
     node = open_store(path, store_kind(path))[key]
-    encoding = _attr(node, "encoding-type") if "encoding-type" in node.attrs else ""
-    if encoding in ("csr_matrix", "csc_matrix"):
+    if sparse_format(node) is not None:
         return SparseReader.open(path, key)
     return DenseReader.open(path, key)

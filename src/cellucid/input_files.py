@@ -1,0 +1,125 @@
+"""Checks of the input and output paths of prepare_anndata(), with one-line messages.
+
+A wrong path should end in a sentence naming the path and what to do, not in an HDF5 or
+Zarr traceback; the checks run before anything is written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+ZARR_MARKERS = (".zgroup", "zarr.json")
+
+
+class InputFileError(ValueError):
+    """The input path exists but is not a readable .h5ad file or AnnData Zarr store."""
+
+
+class InputNotFoundError(FileNotFoundError):
+    """The input path does not exist."""
+
+
+class OutputPathError(ValueError):
+    """The output folder cannot be created where it was asked for."""
+
+
+def check_out_dir(out_dir: str | Path | None) -> None:
+    """Refuse an output folder that is an existing regular file.
+
+    Parameters
+    ----------
+    out_dir
+        The requested export folder (None means the default, which is not checked).
+
+    Raises
+    ------
+    OutputPathError
+        If ``out_dir`` exists and is not a folder.
+    """
+    if out_dir is None:
+        return
+    path = Path(out_dir)
+    if path.exists() and not path.is_dir():
+        raise OutputPathError(
+            f"Output folder {path} is an existing file, not a folder: "
+            "choose another output folder or remove the file."
+        )
+
+
+def _check_zarr_folder(path: Path) -> None:
+    if not any((path / marker).exists() for marker in ZARR_MARKERS):
+        raise InputFileError(
+            f"{path} is a folder but not a Zarr store (no .zgroup or zarr.json in it): "
+            "pass a .h5ad file or a Zarr store written by anndata (adata.write_zarr)."
+        )
+
+
+def _check_hdf5_file(path: Path) -> None:
+    import h5py
+
+    if path.suffix not in (".h5ad", ".h5"):
+        raise InputFileError(f"{path} is neither a .h5ad file nor a Zarr store (a folder).")
+    if not h5py.is_hdf5(path):
+        raise InputFileError(
+            f"{path} is not an HDF5 file, so not a .h5ad written by anndata: "
+            "check that it is the right file and that its download finished."
+        )
+    try:
+        with h5py.File(path, "r"):
+            pass
+    except OSError as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InputFileError(
+            f"{path} cannot be opened as HDF5, it is truncated or damaged ({reason}): "
+            "download or save it again."
+        ) from None
+
+
+def check_input_path(path: Path) -> str:
+    """Check that ``path`` can be opened as a store and say which kind it is.
+
+    Parameters
+    ----------
+    path
+        A ``.h5ad`` file or a Zarr store folder.
+
+    Returns
+    -------
+    str
+        ``"h5"`` for an HDF5 file, ``"zarr"`` for a Zarr store.
+
+    Raises
+    ------
+    InputNotFoundError
+        If nothing is at ``path``.
+    InputFileError
+        If ``path`` is a folder that is not a Zarr store, or a file that is not HDF5 or
+        cannot be opened.
+    """
+    if not path.exists():
+        raise InputNotFoundError(
+            f"Input not found: {path}. Give the path of a .h5ad file or an AnnData Zarr store."
+        )
+    if path.is_dir():
+        _check_zarr_folder(path)
+        return "zarr"
+    _check_hdf5_file(path)
+    return "h5"
+
+
+def check_anndata_root(root: Any, path: Path, kind: str) -> None:
+    """Refuse a store without the obs and var tables every AnnData has.
+
+    Raises
+    ------
+    InputFileError
+        If ``obs`` or ``var`` is missing at the root of the store.
+    """
+    missing = [name for name in ("obs", "var") if name not in root]
+    if missing:
+        what = "an HDF5 file" if kind == "h5" else "a Zarr store"
+        raise InputFileError(
+            f"{path} is {what} but not an AnnData (no {' or '.join(missing)} at its root): "
+            "pass a file written by anndata (adata.write_h5ad / adata.write_zarr)."
+        )
