@@ -281,14 +281,22 @@ def test_connectivity(exported, atlas):
         "index_dtype",
         "sourcesPath",
         "destinationsPath",
+        "weightsPath",
+        "weight_dtype",
+        "weight_bytes",
         "compression",
     ]
+    assert (manifest["weight_dtype"], manifest["weight_bytes"]) == ("float64", 8)
     src = read_array(out / manifest["sourcesPath"], "uint16")
     dst = read_array(out / manifest["destinationsPath"], "uint16")
-    sym = (atlas["graph"] + atlas["graph"].T).tocoo()
-    keep = (sym.row < sym.col) & (sym.data != 0)
-    expected = sorted(zip(sym.row[keep].tolist(), sym.col[keep].tolist(), strict=True))
+    weights = read_array(out / manifest["weightsPath"], "float64")
+    graph = atlas["graph"].toarray()
+    sym = graph + graph.T
+    rows, cols = np.nonzero(np.triu(sym, k=1))
+    expected = list(zip(rows.tolist(), cols.tolist(), strict=True))
     assert list(zip(src.tolist(), dst.tolist(), strict=True)) == expected
+    # the weight of {i, j} is max(C[i, j], C[j, i])
+    assert np.array_equal(weights, np.maximum(graph, graph.T)[rows, cols])
     assert manifest["n_edges"] == len(expected)
     degree = np.bincount(src, minlength=N) + np.bincount(dst, minlength=N)
     assert manifest["max_neighbors"] == degree.max()

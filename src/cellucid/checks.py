@@ -182,7 +182,38 @@ def check_connectivities(connectivities: Any, n_cells: int, chunk_rows: int) -> 
             f"connectivities must be a square matrix of {n_cells} × {n_cells} cells, "
             f"got shape {matrix.shape}."
         )
+    bad = first_bad_weight(matrix)
+    if bad is not None:
+        row, col, value = bad
+        raise ValueError(
+            f"connectivities must hold finite, non-negative weights, but entry ({row}, {col}) "
+            f"is {value}. Fix or drop those entries (e.g. set them to 0) first."
+        )
     return matrix
+
+
+def _block_bad_weight(block: Any, row_start: int) -> tuple[int, int, float] | None:
+    import scipy.sparse as sp
+
+    coo = sp.coo_matrix(block) if sp.issparse(block) else sp.coo_matrix(np.asarray(block))
+    bad = ~np.isfinite(coo.data) | (coo.data < 0)
+    if not bad.any():
+        return None
+    rows, cols = coo.row[bad].astype(np.int64) + row_start, coo.col[bad]
+    first = int(np.lexsort((cols, rows))[0])
+    return int(rows[first]), int(cols[first]), float(coo.data[bad][first])
+
+
+def first_bad_weight(matrix: da.Array) -> tuple[int, int, float] | None:
+    """The first (row, col, value) that is negative, NaN or infinite, in row order."""
+    import dask
+
+    starts = np.concatenate([[0], np.cumsum(matrix.chunks[0])[:-1]])
+    blocks = matrix.rechunk({1: -1}).to_delayed().ravel()
+    found = dask.compute(
+        *[dask.delayed(_block_bad_weight)(b, int(s)) for b, s in zip(blocks, starts, strict=True)]
+    )
+    return next((hit for hit in found if hit is not None), None)
 
 
 def check_vector_fields(

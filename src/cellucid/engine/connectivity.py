@@ -1,11 +1,12 @@
 """Edge pairs of the symmetrised KNN graph, extracted out of core.
 
 Each block of rows yields its off-diagonal non-zero entries as unordered-pair keys
-``min(i, j) * 2**32 + max(i, j)``. Keys are spilled to disk in buckets by ``min(i, j)``
-(one bucket per block of rows), so a bucket holds every occurrence of its pairs. Buckets
-are then read in order, made unique and streamed to the two edge files: memory holds
-one bucket, not the graph. Weights are kept (and summed per pair, dropping zero sums)
-only when some are negative, since only then can ``C[i, j] + C[j, i]`` cancel.
+``min(i, j) * 2**32 + max(i, j)`` with their weights. Keys and weights are spilled to disk
+in buckets by ``min(i, j)`` (one bucket per block of rows), so a bucket holds every
+occurrence of its pairs. Buckets are then read in order, made unique (the weight of a pair
+is ``max(C[i, j], C[j, i])``) and streamed to the three edge files: memory holds one
+bucket, not the graph. The checks refuse negative and non-finite values beforehand, so
+every weight written is finite and > 0.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ def _bucket_file(spill_dir: str, bucket: int, block: int, kind: str) -> str:
 
 def _spill_block(
     block: object, block_index: int, row_start: int, bounds: np.ndarray, spill_dir: str
-) -> bool:
-    """Write one block's pair keys (and weights if any is negative) into bucket files."""
+) -> None:
+    """Write one block's pair keys and weights into bucket files."""
     coo = sp.coo_matrix(block) if sp.issparse(block) else sp.coo_matrix(np.asarray(block))
     rows = coo.row.astype(np.int64) + row_start
     cols = coo.col.astype(np.int64)
@@ -47,7 +48,6 @@ def _spill_block(
     rows, cols, weights = rows[keep], cols[keep], coo.data[keep].astype(np.float64)
     low = np.minimum(rows, cols)
     keys = low * SHIFT + np.maximum(rows, cols)
-    negative = bool((weights < 0).any())
     bucket_of = np.searchsorted(bounds, low, side="right") - 1
     order = np.argsort(bucket_of, kind="stable")
     keys, weights, bucket_of = keys[order], weights[order], bucket_of[order]
@@ -56,46 +56,39 @@ def _spill_block(
         part = slice(splits[bucket], splits[bucket + 1])
         if part.stop > part.start:
             keys[part].tofile(_bucket_file(spill_dir, bucket, block_index, "keys"))
-            if negative:
-                weights[part].tofile(_bucket_file(spill_dir, bucket, block_index, "weights"))
-    return negative
+            weights[part].tofile(_bucket_file(spill_dir, bucket, block_index, "weights"))
 
 
-def _unique_pairs(spill_dir: str, bucket: int, n_blocks: int) -> np.ndarray:
-    keys_parts, weight_parts, weighted = [], [], False
+def _unique_pairs(spill_dir: str, bucket: int, n_blocks: int) -> tuple[np.ndarray, np.ndarray]:
+    """The bucket's unique pair keys, sorted, and the largest weight of each."""
+    keys_parts, weight_parts = [], []
     for block in range(n_blocks):
         path = _bucket_file(spill_dir, bucket, block, "keys")
-        if not os.path.exists(path):
-            continue
-        keys = np.fromfile(path, dtype=np.int64)
-        weights_path = _bucket_file(spill_dir, bucket, block, "weights")
-        if os.path.exists(weights_path):
-            weighted = True
-            weight_parts.append(np.fromfile(weights_path, dtype=np.float64))
-        else:
-            weight_parts.append(np.ones(len(keys)))
-        keys_parts.append(keys)
+        if os.path.exists(path):
+            keys_parts.append(np.fromfile(path, dtype=np.int64))
+            weight_parts.append(
+                np.fromfile(_bucket_file(spill_dir, bucket, block, "weights"), dtype=np.float64)
+            )
     if not keys_parts:
-        return np.zeros(0, dtype=np.int64)
-    keys = np.concatenate(keys_parts)
-    if not weighted:
-        return np.unique(keys)
-    weights = np.concatenate(weight_parts)
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    keys, weights = np.concatenate(keys_parts), np.concatenate(weight_parts)
     order = np.argsort(keys, kind="stable")
     keys, weights = keys[order], weights[order]
     unique, first = np.unique(keys, return_index=True)
-    return unique[np.add.reduceat(weights, first) != 0]
+    return unique, np.maximum.reduceat(weights, first) if len(first) else weights[:0]
 
 
 def write_edges(
     matrix: da.Array,
-    src_path: Path,
-    dst_path: Path,
+    paths: tuple[Path, Path, Path],
     index_dtype: str,
     compression: int | None,
     spill_dir: Path,
 ) -> EdgeSummary:
-    """Extract the edges of ``matrix`` (n × n) and stream them to the two edge files."""
+    """Extract the edges of ``matrix`` (n × n) and stream them to the edge files.
+
+    ``paths`` are the sources, destinations and weights files.
+    """
     n = matrix.shape[0]
     spill_dir.mkdir(parents=True, exist_ok=True)
     bounds = np.concatenate([[0], np.cumsum(matrix.chunks[0])[:-1]]).astype(np.int64)
@@ -106,13 +99,19 @@ def write_edges(
     )
     degree = np.zeros(n, dtype=np.int64)
     n_edges = 0
-    with BinaryStream(src_path, compression) as src, BinaryStream(dst_path, compression) as dst:
+    src_path, dst_path, weights_path = paths
+    with (
+        BinaryStream(src_path, compression) as src,
+        BinaryStream(dst_path, compression) as dst,
+        BinaryStream(weights_path, compression) as weight_file,
+    ):
         for bucket in range(len(bounds)):
-            pairs = _unique_pairs(str(spill_dir), bucket, len(blocks))
+            pairs, weights = _unique_pairs(str(spill_dir), bucket, len(blocks))
             low, high = pairs // SHIFT, pairs % SHIFT
             degree += np.bincount(low, minlength=n) + np.bincount(high, minlength=n)
             src.write(low.astype(index_dtype))
             dst.write(high.astype(index_dtype))
+            weight_file.write(weights.astype("<f8"))
             n_edges += len(pairs)
     return EdgeSummary(n_edges, int(degree.max()) if n else 0)
 

@@ -109,9 +109,10 @@ def connectivity_manifest(
     index_dtype: str,
     sources_path: str,
     destinations_path: str,
+    weights_path: str,
     compression: int | None,
 ) -> dict[str, Any]:
-    """``connectivity_manifest.json`` for the edge-pair format."""
+    """``connectivity_manifest.json`` for the edge-pair format, with float64 weights."""
     index_bytes = {"uint16": 2, "uint32": 4, "uint64": 8}[index_dtype]
     return {
         "format": "edge_pairs",
@@ -122,6 +123,9 @@ def connectivity_manifest(
         "index_dtype": index_dtype,
         "sourcesPath": sources_path,
         "destinationsPath": destinations_path,
+        "weightsPath": weights_path,
+        "weight_dtype": "float64",
+        "weight_bytes": 8,
         "compression": compression,
     }
 

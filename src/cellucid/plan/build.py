@@ -17,8 +17,11 @@ from cellucid.plan.types import (
 
 
 def edge_index_dtype(n_cells: int) -> str:
-    """uint16 up to 65535 cells, uint32 up to 2**32 - 1, else uint64."""
-    if n_cells <= 65535:
+    """The smallest index dtype: uint16 up to 65,536 cells (indices up to 65,535), else uint32.
+
+    The strict viewer build requires exactly this choice.
+    """
+    if n_cells <= 65536:
         return "uint16"
     if n_cells <= 2**32 - 1:
         return "uint32"
@@ -120,7 +123,7 @@ def _edges(inputs: InputSummary, s: Settings) -> EdgePlan | None:
     return EdgePlan(
         sources=f"{folder}/edges.src.bin{gz}",
         destinations=f"{folder}/edges.dst.bin{gz}",
-        weights=None,
+        weights=f"{folder}/edges.weights.f64.bin{gz}",
         index_dtype=edge_index_dtype(inputs.n_cells),
         dirname=folder,
     )

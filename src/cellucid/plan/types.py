@@ -100,7 +100,7 @@ class EdgePlan:
 
     sources: str
     destinations: str
-    weights: str | None
+    weights: str
     index_dtype: str
     dirname: str
 
@@ -144,8 +144,7 @@ class ExportPlan:
         if self.genes is not None:
             files += self.genes.paths
         if self.edges is not None:
-            files += [self.edges.sources, self.edges.destinations]
-            files += [self.edges.weights] if self.edges.weights else []
+            files += [self.edges.sources, self.edges.destinations, self.edges.weights]
         return tuple(files)
 
     def files(self) -> tuple[str, ...]:

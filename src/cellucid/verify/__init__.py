@@ -75,6 +75,13 @@ def validate_export(export_dir: str | Path) -> ValidationReport:
         elif obs is not None:
             documents["obs_manifest.json"] = obs
             _guarded(findings, "obs_manifest.json", rules.check_obs, obs, n)
+            _guarded(
+                findings,
+                "dataset_identity.json",
+                lambda f, doc, _n: rules.check_obs_fields_order(f, identity, doc),
+                obs,
+                n,
+            )
             folders |= _folders_of(obs.get("_obsSchemas", {}).values())
         var = rules.load_json(findings, "var_manifest.json")
         if var is not None:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from cellucid.layouts import Layout
+from cellucid.plan.build import edge_index_dtype
 from cellucid.verify.payload import PayloadError, read_values
 
 IDENTITY_KEYS = [
@@ -52,6 +53,9 @@ EDGE_KEYS = [
     "index_dtype",
     "sourcesPath",
     "destinationsPath",
+    "weightsPath",
+    "weight_dtype",
+    "weight_bytes",
     "compression",
 ]
 EXT_DTYPE = {"f32": "float32", "u8": "uint8", "u16": "uint16"}
@@ -127,6 +131,9 @@ def check_key_order(findings: Findings, name: str, document: dict, expected: lis
 def check_identity(findings: Findings, identity: dict) -> int | None:
     """Keys, order and embeddings; returns n_cells."""
     check_key_order(findings, "dataset_identity.json", identity, IDENTITY_KEYS)
+    extra = set(identity) - set(IDENTITY_KEYS) - {"source", "vector_fields"}
+    if extra:
+        findings.error(f"dataset_identity.json: unknown keys {sorted(extra)}")
     stats = identity.get("stats", {})
     n = stats.get("n_cells")
     if not isinstance(n, int) or n < 0:
@@ -169,6 +176,14 @@ def check_obs(findings: Findings, manifest: dict, n: int) -> None:
         findings.error(f"obs_manifest.json: n_points {manifest.get('n_points')} != n_cells {n}")
     layout, compression = findings.layout, manifest.get("compression")
     schemas = manifest.get("_obsSchemas", {})
+    if "continuous" in schemas:
+        check_quantization(findings, "obs_manifest.json continuous", schemas["continuous"])
+    if "categorical" in schemas:
+        check_quantization(findings, "obs_manifest.json outliers", schemas["categorical"], "o")
+    for kind in ("continuous", "categorical"):
+        listed = bool(manifest.get(f"_{kind}Fields"))
+        if listed != (kind in schemas):
+            findings.error(f"obs_manifest.json: _obsSchemas.{kind} must exist iff it has fields")
     for raw in manifest.get("_continuousFields", []):
         entry = layout.read_continuous(raw)
         findings.obs_keys.append(entry.key)
@@ -179,6 +194,7 @@ def check_obs(findings: Findings, manifest: dict, n: int) -> None:
         _check_values(findings, relative, values, schema["dtype"])
     for raw in manifest.get("_categoricalFields", []):
         entry = layout.read_categorical(raw)
+        check_categories(findings, entry)
         findings.obs_keys.append(entry.key)
         findings.obs_indices.append(entry.index)
         _check_categorical(findings, schemas["categorical"], entry, n, compression)
@@ -209,7 +225,11 @@ def check_var(findings: Findings, manifest: dict, n: int) -> None:
     if manifest.get("n_points") != n:
         findings.error(f"var_manifest.json: n_points {manifest.get('n_points')} != n_cells {n}")
     schema = manifest.get("_varSchema", {})
+    check_quantization(findings, "var_manifest.json", schema)
     entries = [findings.layout.read_gene(raw) for raw in manifest.get("fields", [])]
+    for entry in entries:
+        if entry.lo is not None and not entry.lo < entry.hi:
+            findings.error(f"var_manifest.json: gene '{entry.key}' has min >= max")
     genes = [str(e.key) for e in entries]
     findings.gene_keys += genes
     findings.gene_indices += [e.index for e in entries]
@@ -224,7 +244,11 @@ def check_var(findings: Findings, manifest: dict, n: int) -> None:
 def check_connectivity(findings: Findings, manifest: dict, n: int) -> None:
     check_key_order(findings, "connectivity_manifest.json", manifest, EDGE_KEYS)
     dtype = manifest.get("index_dtype")
-    expected = "uint16" if n <= 65535 else ("uint32" if n <= 2**32 - 1 else "uint64")
+    expected = edge_index_dtype(n)
+    if manifest.get("index_bytes") != {"uint16": 2, "uint32": 4, "uint64": 8}.get(dtype):
+        findings.error(f"connectivity_manifest.json: index_bytes does not match {dtype}")
+    if (manifest.get("weight_dtype"), manifest.get("weight_bytes")) != ("float64", 8):
+        findings.error("connectivity_manifest.json: weights must be float64 (8 bytes)")
     if dtype != expected:
         findings.error(f"connectivity_manifest.json: index_dtype {dtype}, expected {expected}")
         return
@@ -232,6 +256,9 @@ def check_connectivity(findings: Findings, manifest: dict, n: int) -> None:
     compression = manifest.get("compression")
     src = findings.binary(manifest["sourcesPath"], dtype, count, compression)
     dst = findings.binary(manifest["destinationsPath"], dtype, count, compression)
+    weights = findings.binary(manifest["weightsPath"], "float64", count, compression)
+    if weights is not None and not (np.isfinite(weights) & (weights > 0)).all():
+        findings.error("connectivity: every edge weight must be finite and > 0")
     if src is None or dst is None:
         return
     src, dst = src.astype(np.int64), dst.astype(np.int64)
@@ -271,3 +298,55 @@ def unreferenced(findings: Findings, folders: set[str]) -> None:
         for path in sorted(base.rglob("*")):
             if path.is_file() and not path.name.startswith(".") and path not in findings.referenced:
                 findings.warnings.append(f"{path.relative_to(findings.root)}: not referenced")
+
+
+def check_obs_fields_order(findings: Findings, identity: dict, manifest: dict) -> None:
+    """The identity's obs_fields follow the manifest: continuous, then categorical."""
+    layout = findings.layout
+    expected = [
+        {"key": layout.read_continuous(e).key, "kind": "continuous"}
+        for e in manifest.get("_continuousFields", [])
+    ] + [
+        {
+            "key": (entry := layout.read_categorical(e)).key,
+            "kind": "category",
+            "n_categories": len(entry.categories),
+        }
+        for e in manifest.get("_categoricalFields", [])
+    ]
+    if identity.get("obs_fields") != expected:
+        findings.error(
+            "dataset_identity.json: obs_fields must list the obs manifest's fields in its "
+            "order (continuous, then categorical) with matching kind and n_categories"
+        )
+
+
+def check_quantization(findings: Findings, name: str, schema: dict, prefix: str = "") -> None:
+    """dtype, ext and bits agree; quantized fields have min < max (checked per tuple)."""
+    pairs = {("float32", "f32", None), ("uint8", "u8", 8), ("uint16", "u16", 16)}
+    dtype, ext = schema.get(f"{prefix}dtype" if prefix else "dtype"), schema.get("ext")
+    if prefix:
+        dtype, ext = schema.get("outlierDtype"), schema.get("outlierExt")
+    quantized = schema.get("outlierQuantized" if prefix else "quantized")
+    bits = (
+        schema.get("quantizationBits")
+        if not prefix
+        else ({"uint8": 8, "uint16": 16}.get(dtype) if quantized else None)
+    )
+    if (dtype, ext, bits if quantized else None) not in pairs or bool(quantized) != (
+        dtype != "float32"
+    ):
+        findings.error(f"{name}: dtype {dtype}, ext {ext} and quantization do not agree")
+
+
+def check_categories(findings: Findings, entry: Any) -> None:
+    """Categories unique and finite, within the codes dtype."""
+    categories = entry.categories
+    limit = 255 if entry.codes_dtype == "uint8" else 65535
+    if len(categories) > limit:
+        findings.error(f"obs field '{entry.key}': {len(categories)} categories exceed {limit}")
+    texts = [json.dumps(c) for c in categories]
+    if len(set(texts)) != len(texts):
+        findings.error(f"obs field '{entry.key}': categories are not unique")
+    if any(isinstance(c, float) and not np.isfinite(c) for c in categories):
+        findings.error(f"obs field '{entry.key}': a category is not finite")

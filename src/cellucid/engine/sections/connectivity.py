@@ -15,8 +15,9 @@ def write_connectivity(ctx: RunContext) -> None:
     if edges is None:
         ctx.say("INFO: No connectivity data provided, skipping connectivity export.")
         return
-    src, dst = ctx.out / edges.sources, ctx.out / edges.destinations
-    kept = [ctx.keep(r, "connectivity") for r in (edges.sources, edges.destinations)]
+    relatives = (edges.sources, edges.destinations, edges.weights)
+    src, dst, weights = (ctx.out / r for r in relatives)
+    kept = [ctx.keep(r, "connectivity") for r in relatives]
     ctx.reporter.flush_skips("connectivity", f"{edges.dirname}/")
     spill = ctx.out / SPILL_DIRNAME
     try:
@@ -25,8 +26,7 @@ def write_connectivity(ctx: RunContext) -> None:
             if all(kept)
             else write_edges(
                 ctx.inputs.connectivities,
-                src,
-                dst,
+                (src, dst, weights),
                 edges.index_dtype,
                 ctx.compression,
                 spill / "edges",

@@ -68,9 +68,11 @@ def write_identity(ctx: RunContext) -> None:
 
 
 def _obs_fields(ctx: RunContext) -> list[dict[str, Any]]:
+    """In the obs manifest's order: every continuous field, then every categorical one."""
     columns = {c.key: c for c in ctx.inputs.obs_columns}
     fields = []
-    for field in ctx.plan.obs:
+    ordered = sorted(ctx.plan.obs, key=lambda f: f.kind != "continuous")
+    for field in ordered:
         if field.kind == "categorical":
             n = len(columns[field.key].categories)
             fields.append({"key": field.key, "kind": "category", "n_categories": n})

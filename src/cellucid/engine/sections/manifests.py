@@ -66,6 +66,7 @@ def _connectivity_manifest(ctx: RunContext) -> None:
         index_dtype=edges.index_dtype,
         sources_path=edges.sources,
         destinations_path=edges.destinations,
+        weights_path=edges.weights,
         compression=ctx.compression,
     )
     write_text(ctx.out / ctx.plan.connectivity_manifest, manifests.to_json(document))

@@ -1,0 +1,69 @@
+"""Key-layout exports follow the strict contract of the BSD viewer build b343877."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from cellucid import prepare
+from cellucid.plan.build import edge_index_dtype
+from cellucid.verify import validate_export
+
+from .decode import read_array
+from .golden import golden_atlas
+
+
+@pytest.fixture(scope="module")
+def strict_export(tmp_path_factory):
+    out = tmp_path_factory.mktemp("strict") / "export"
+    return prepare(**golden_atlas(), out_dir=out, compression=6, var_quantization=8, quiet=True)
+
+
+def test_index_dtype_is_the_smallest_that_fits():
+    assert edge_index_dtype(65536) == "uint16"
+    assert edge_index_dtype(65537) == "uint32"
+
+
+@pytest.mark.parametrize("bad", [-0.5, np.nan, np.inf])
+def test_bad_connectivity_values_are_refused_before_writing(tmp_path, bad):
+    atlas = golden_atlas()
+    graph = atlas["connectivities"].tolil()
+    graph[5, 9] = bad
+    atlas["connectivities"] = sp.csr_matrix(graph)
+    with pytest.raises(ValueError, match=r"entry \(5, 9\) is"):
+        prepare(**atlas, out_dir=tmp_path / "x", quiet=True)
+    assert not (tmp_path / "x").exists()
+
+
+def test_identity_lists_obs_fields_in_manifest_order(strict_export):
+    identity = json.loads((strict_export / "dataset_identity.json").read_text())
+    manifest = json.loads((strict_export / "obs_manifest.json").read_text())
+    keys = [f["key"] for f in identity["obs_fields"]]
+    assert keys == [e[0] for e in manifest["_continuousFields"]] + [
+        e[0] for e in manifest["_categoricalFields"]
+    ]
+    assert validate_export(strict_export).ok
+
+
+def test_validator_refuses_strict_violations(strict_export, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(strict_export, broken)
+    identity = json.loads((broken / "dataset_identity.json").read_text())
+    identity["obs_fields"].reverse()
+    (broken / "dataset_identity.json").write_text(json.dumps(identity, indent=2))
+    manifest = json.loads((broken / "connectivity_manifest.json").read_text())
+    weights = read_array(broken / manifest["weightsPath"], "float64").copy()
+    weights[0] = 0.0
+    import gzip
+
+    (broken / manifest["weightsPath"]).write_bytes(gzip.compress(weights.tobytes(), mtime=0))
+    del manifest["weight_bytes"]
+    (broken / "connectivity_manifest.json").write_text(json.dumps(manifest))
+    errors = "\n".join(validate_export(broken).errors)
+    assert "obs_fields must list the obs manifest's fields in its order" in errors
+    assert "every edge weight must be finite and > 0" in errors
+    assert "missing keys ['weight_bytes']" in errors
