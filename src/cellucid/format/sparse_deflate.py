@@ -83,19 +83,23 @@ def _emit_run(symbols, k, run, background, itemsize, same_bytes):  # noqa: ANN00
 
 
 @njit_cached
-def _symbols(items, words, background, background_word, itemsize, same_bytes):  # noqa: ANN001, ANN202, E501
+def _symbols(column, words, background, background_word, itemsize, same_bytes):  # noqa: ANN001, ANN202, E501
     """The column as literal (< 256) and match (256 + length) symbols, and its count of
     non-background items. Every symbol covers at least one byte, so bytes bound them.
+
+    ``column`` is the column's bytes and ``background`` its item as a little-endian
+    integer: one compiled version serves every item width.
 
     ``words`` is the column's whole 8-byte words: a word of background is skipped at
     once, which is most of the column's bytes for a sparse gene.
     """
-    symbols = np.empty(items.shape[0] * itemsize, dtype=np.int32)
+    symbols = np.empty(column.shape[0], dtype=np.int32)
     per_word = 8 // itemsize
-    n_items = items.shape[0]
-    k = 0
-    run = 0
-    others = 0
+    n_items = column.shape[0] // itemsize
+    # typed counters: literal 0s would compile the helpers once more
+    k = np.int64(0)
+    run = np.int64(0)
+    others = np.int64(0)
     for w in range(words.shape[0] + 1):
         if w < words.shape[0] and words[w] == background_word:
             run += per_word
@@ -103,7 +107,9 @@ def _symbols(items, words, background, background_word, itemsize, same_bytes):  
         # a word with some other item, or the items after the last whole word
         stop = min(n_items, (w + 1) * per_word) if w < words.shape[0] else n_items
         for i in range(w * per_word, stop):
-            value = items[i]
+            value = np.int64(0)
+            for b in range(itemsize):
+                value |= np.int64(column[i * itemsize + b]) << (8 * b)
             if value == background:
                 run += 1
                 continue
@@ -184,41 +190,41 @@ def _deflate_symbols(symbols, distance_code, sym_table, extra_bits, extra_value,
     freq[256] = 1
     if np.count_nonzero(freq) < 2:
         freq[0] = 1
-    lit_lengths = code_lengths(freq, 15)
-    lit_codes = reversed_codes(lit_lengths)
-    n_lit = 286
+    lit_lengths = code_lengths(freq, np.int64(15)).astype(np.int64)
+    lit_codes = reversed_codes(lit_lengths.astype(np.uint8)).astype(np.int64)
+    n_lit = np.int64(286)
     while lit_lengths[n_lit - 1] == 0:
         n_lit -= 1
     n_lit = max(n_lit, 257)
     # all matches share one distance: two 1-bit codes make a complete distance code
     n_dist = max(distance_code, 1) + 1
-    all_lengths = np.zeros(n_lit + n_dist, dtype=np.uint8)
+    all_lengths = np.zeros(n_lit + n_dist, dtype=np.int64)
     all_lengths[:n_lit] = lit_lengths[:n_lit]
     all_lengths[n_lit + distance_code] = 1
     all_lengths[n_lit + (1 if distance_code == 0 else 0)] = 1
-    distance_bit = 0 if distance_code == 0 else 1
+    distance_bit = np.int64(0 if distance_code == 0 else 1)
     cl_symbols, cl_extras = _run_length_code(all_lengths)
     cl_freq = np.zeros(19, dtype=np.int64)
     for s in cl_symbols:
         cl_freq[s] += 1
     if np.count_nonzero(cl_freq) < 2:
         cl_freq[0 if cl_freq[0] == 0 else 1] += 1
-    cl_lengths = code_lengths(cl_freq, 7)
-    cl_codes = reversed_codes(cl_lengths)
-    n_cl = 19
+    cl_lengths = code_lengths(cl_freq, np.int64(7)).astype(np.int64)
+    cl_codes = reversed_codes(cl_lengths.astype(np.uint8)).astype(np.int64)
+    n_cl = np.int64(19)
     while n_cl > 4 and cl_lengths[cl_order[n_cl - 1]] == 0:
         n_cl -= 1
 
     # literal <= 15 bits, match <= 15 + 5 + 1: at most 3 bytes per symbol, plus tables
     out = np.empty(3 * symbols.shape[0] + 2 * all_lengths.shape[0] + 64, dtype=np.uint8)
-    pos, buffer, n_bits = 0, np.uint64(0), 0
+    pos, buffer, n_bits = np.int64(0), np.uint64(0), np.int64(0)
     # BFINAL 0, BTYPE 10 (dynamic), HLIT, HDIST, HCLEN
-    pos, buffer, n_bits = _put(out, pos, buffer, n_bits, 4, 3)
-    pos, buffer, n_bits = _put(out, pos, buffer, n_bits, n_lit - 257, 5)
-    pos, buffer, n_bits = _put(out, pos, buffer, n_bits, n_dist - 1, 5)
-    pos, buffer, n_bits = _put(out, pos, buffer, n_bits, n_cl - 4, 4)
+    pos, buffer, n_bits = _put(out, pos, buffer, n_bits, np.int64(4), np.int64(3))
+    pos, buffer, n_bits = _put(out, pos, buffer, n_bits, n_lit - 257, np.int64(5))
+    pos, buffer, n_bits = _put(out, pos, buffer, n_bits, n_dist - 1, np.int64(5))
+    pos, buffer, n_bits = _put(out, pos, buffer, n_bits, n_cl - 4, np.int64(4))
     for i in range(n_cl):
-        pos, buffer, n_bits = _put(out, pos, buffer, n_bits, cl_lengths[cl_order[i]], 3)
+        pos, buffer, n_bits = _put(out, pos, buffer, n_bits, cl_lengths[cl_order[i]], np.int64(3))
     extra_width = np.zeros(19, dtype=np.int64)
     extra_width[16], extra_width[17], extra_width[18] = 2, 3, 7
     for i in range(cl_symbols.shape[0]):
@@ -240,8 +246,8 @@ def _deflate_symbols(symbols, distance_code, sym_table, extra_bits, extra_value,
         pos, buffer, n_bits = _put(out, pos, buffer, n_bits, value, width + 1)
     pos, buffer, n_bits = _put(out, pos, buffer, n_bits, lit_codes[256], lit_lengths[256])
     # empty stored block: 3 header bits, pad to a byte, LEN 0000, NLEN ffff
-    pos, buffer, n_bits = _put(out, pos, buffer, n_bits, 0, 3)
-    pos, buffer, n_bits = _put(out, pos, buffer, n_bits, 0, (8 - n_bits % 8) % 8)
+    pos, buffer, n_bits = _put(out, pos, buffer, n_bits, np.int64(0), np.int64(3))
+    pos, buffer, n_bits = _put(out, pos, buffer, n_bits, np.int64(0), (8 - n_bits % 8) % 8)
     while n_bits > 0:
         out[pos] = buffer & np.uint64(0xFF)
         pos += 1
@@ -276,16 +282,14 @@ def deflate_column(column: np.ndarray, background: float | int) -> tuple[bytes, 
         raise ValueError(f"expected a 1-D column of 1, 2 or 4 byte items, got {column.dtype}")
     if column.shape[0] == 0:
         return EMPTY_STORED_BLOCK, 0
-    unsigned = UNSIGNED[itemsize]
-    items = column.view(unsigned)
-    bits = int(np.array([background], dtype=column.dtype).view(unsigned)[0])
+    bits = int(np.array([background], dtype=column.dtype).view(UNSIGNED[itemsize])[0])
     pattern = bits.to_bytes(itemsize, "little")
     same_bytes = pattern == pattern[:1] * itemsize
     whole_words = column.shape[0] * itemsize // 8
     words = column.view(np.uint8)[: whole_words * 8].view(np.uint64)
     background_word = np.uint64(int.from_bytes(pattern * (8 // itemsize), "little"))
     symbols, others = _symbols(
-        items, words, unsigned(bits), background_word, itemsize, same_bytes
+        column.view(np.uint8), words, np.int64(bits), background_word, itemsize, same_bytes
     )
     distance_code = 0 if same_bytes else itemsize - 1
     data = _deflate_symbols(
