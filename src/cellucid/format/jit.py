@@ -16,20 +16,24 @@ import numba
 F = TypeVar("F", bound=Callable)
 
 
-def njit_cached(function: F) -> F:
+def njit_cached(function: F | None = None, **options: object) -> F | Callable[[F], F]:
     """``numba.njit(cache=True)``, or ``numba.njit`` when nowhere to cache is writable.
 
     Parameters
     ----------
     function
-        The Python function to compile.
+        The Python function to compile (omit it to get a decorator taking ``options``).
+    **options
+        More ``numba.njit`` options, e.g. ``inline="always"`` for small helpers.
 
     Returns
     -------
     The numba dispatcher (compiled lazily, at the first call).
     """
+    if function is None:
+        return lambda inner: njit_cached(inner, **options)
     try:
-        return numba.njit(cache=True, nogil=True)(function)
+        return numba.njit(cache=True, nogil=True, **options)(function)
     except RuntimeError:
         # "cannot cache function ...: no locator available": compile without a cache
-        return numba.njit(nogil=True)(function)
+        return numba.njit(nogil=True, **options)(function)

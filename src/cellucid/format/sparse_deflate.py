@@ -53,7 +53,7 @@ def _length_table() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 LENGTH_SYMBOL, LENGTH_EXTRA_BITS, LENGTH_EXTRA_VALUE = _length_table()
 
 
-@njit_cached
+@njit_cached(inline="always")
 def _emit_run(symbols, k, run, background, itemsize, same_bytes):  # noqa: ANN001, ANN202
     """Append a run of ``run`` background items; symbols >= 256 are 256 + match length."""
     if run <= 3:
@@ -100,13 +100,18 @@ def _symbols(column, words, background, background_word, itemsize, same_bytes): 
     k = np.int64(0)
     run = np.int64(0)
     others = np.int64(0)
-    for w in range(words.shape[0] + 1):
-        if w < words.shape[0] and words[w] == background_word:
-            run += per_word
-            continue
-        # a word with some other item, or the items after the last whole word
-        stop = min(n_items, (w + 1) * per_word) if w < words.shape[0] else n_items
-        for i in range(w * per_word, stop):
+    n_words = words.shape[0]
+    w = 0
+    while True:
+        # tight loop over whole words of background: most of a sparse column
+        start = w
+        while w < n_words and words[w] == background_word:
+            w += 1
+        run += (w - start) * per_word
+        # then the items of one word holding something else (or of the tail)
+        first = w * per_word
+        stop = min(n_items, first + per_word) if w < n_words else n_items
+        for i in range(first, stop):
             value = np.int64(0)
             for b in range(itemsize):
                 value |= np.int64(column[i * itemsize + b]) << (8 * b)
@@ -120,12 +125,15 @@ def _symbols(column, words, background, background_word, itemsize, same_bytes): 
                 symbols[k] = (value >> (8 * b)) & 0xFF
                 k += 1
             others += 1
+        if w >= n_words:
+            break
+        w += 1
     if run:
         k = _emit_run(symbols, k, run, background, itemsize, same_bytes)
     return symbols[:k], others
 
 
-@njit_cached
+@njit_cached(inline="always")
 def _put(out, pos, buffer, n_bits, value, width):  # noqa: ANN001, ANN202
     """Append ``width`` bits of ``value``, LSB first; spill whole 32-bit words."""
     buffer |= np.uint64(value) << np.uint64(n_bits)
