@@ -22,8 +22,9 @@ import scipy.sparse as sp
 from cellucid.engine.files import atomic_file
 from cellucid.engine.inputs import is_sparse_array
 from cellucid.engine.runner import run_tasks
-from cellucid.format.gzip_pieces import MemberAssembler, compress_piece
+from cellucid.format.gzip_pieces import MemberAssembler
 from cellucid.format.quantize import quantize_rows
+from cellucid.format.sparse_deflate import compress_column_piece
 
 # Bytes of decoded matrix values one block task may hold (sparse: values, indices and a
 # transposed copy, 12 bytes per stored value). Fixed, so the grid and the bytes of the
@@ -150,12 +151,20 @@ def write_block_pieces(block: object, block_index: int, slab: int, job: GeneJob)
         for first in range(0, n_genes, group):
             stop = min(first + group, n_genes)
             encoded = columns.encode(first, stop, job, first_gene)
+            backgrounds = _backgrounds(np.arange(first, stop) + first_gene, job)
             for row in range(stop - first):
-                piece = compress_piece(memoryview(encoded[row]).cast("B"), job.compression)
+                piece = compress_column_piece(encoded[row], backgrounds[row], job.compression)
                 spill.write(piece.data)
                 index[first + row] = (offset, len(piece.data), piece.crc32)
                 offset += len(piece.data)
     return index
+
+
+def _backgrounds(genes: np.ndarray, job: GeneJob) -> np.ndarray:
+    """The encoding of 0 for each of ``genes``: the item most cells of a sparse gene hold."""
+    if job.bits is None:
+        return np.zeros(len(genes), dtype=np.float32)
+    return quantize_rows(np.zeros(len(genes)), job.lo[genes], job.hi[genes], job.bits)
 
 
 def assemble_genes(genes: range, indexes: list[list[np.ndarray]], job: GeneJob) -> int:

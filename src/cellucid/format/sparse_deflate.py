@@ -1,0 +1,342 @@
+"""A DEFLATE encoder for sparse columns that never searches the runs of background.
+
+A gene column is mostly one repeated item, the background (the code of an implicit
+zero). Instead of an LZ77 search, the column is turned straight into DEFLATE symbols
+(RFC 1951): other items as literals, short background runs (up to three items) as
+literals, longer ones as one item of literals and then back-references to it (distance
+1 when the background's bytes are all equal, else its item size), 258 bytes at a time.
+The symbols go into one dynamic Huffman block whose codes come from their exact counts,
+and an empty stored block ends the piece byte-aligned and not final, as a sync flush
+does, so pieces concatenate with those of :func:`~cellucid.format.gzip_pieces.compress_piece`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from zlib_ng import zlib_ng
+
+from cellucid.format.gzip_pieces import Piece, compress_piece
+from cellucid.format.huffman import code_lengths, reversed_codes
+from cellucid.format.jit import njit_cached
+
+# Longest match, and the literal/length symbol that codes it with no extra bits.
+MAX_MATCH = 258
+# A piece of 2- or 4-byte items whose share of non-background items is above this is also
+# compressed by zlib-ng, whose LZ77 finds repeated multi-byte values (a float32 1.0 is 4
+# literals here); the shorter output is kept. Byte codes are i.i.d. enough that literals
+# win (measured: never worse than zlib-ng level 6 on realistic 8-bit genes), so they skip it.
+DENSE_SHARE = 1 / 8
+EMPTY_STORED_BLOCK = b"\x00\x00\x00\xff\xff"
+UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32}
+CODE_LENGTH_ORDER = np.array(
+    [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15], dtype=np.int64
+)
+
+
+def _length_table() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Symbol, extra-bit count and extra-bit value of each match length 0..258."""
+    bases = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59]
+    bases += [67, 83, 99, 115, 131, 163, 195, 227, 258]
+    extra = [0] * 8 + [1] * 4 + [2] * 4 + [3] * 4 + [4] * 4 + [5] * 4 + [0]
+    symbol = np.zeros(MAX_MATCH + 1, dtype=np.int64)
+    n_extra = np.zeros(MAX_MATCH + 1, dtype=np.int64)
+    value = np.zeros(MAX_MATCH + 1, dtype=np.int64)
+    for length in range(3, MAX_MATCH + 1):
+        # 258 has its own symbol (285); 284 + 31 would also decode to it but is not used
+        code = 28 if length == MAX_MATCH else max(c for c in range(28) if bases[c] <= length)
+        symbol[length] = 257 + code
+        n_extra[length] = extra[code]
+        value[length] = length - bases[code]
+    return symbol, n_extra, value
+
+
+LENGTH_SYMBOL, LENGTH_EXTRA_BITS, LENGTH_EXTRA_VALUE = _length_table()
+
+
+@njit_cached(inline="always")
+def _emit_run(symbols, k, run, background, itemsize, same_bytes):  # noqa: ANN001, ANN202
+    """Append a run of ``run`` background items; symbols >= 256 are 256 + match length."""
+    if run <= 3:
+        for _ in range(run):
+            for b in range(itemsize):
+                symbols[k] = (background >> (8 * b)) & 0xFF
+                k += 1
+        return k
+    if same_bytes:
+        symbols[k] = background & 0xFF
+        k += 1
+        remaining = run * itemsize - 1
+    else:
+        for b in range(itemsize):
+            symbols[k] = (background >> (8 * b)) & 0xFF
+            k += 1
+        remaining = (run - 1) * itemsize
+    while remaining > 0:
+        take = remaining
+        if remaining > MAX_MATCH:
+            # never leave a tail of 1 or 2 bytes: matches are at least 3 long
+            take = MAX_MATCH if remaining - MAX_MATCH >= 3 else remaining - 3
+        symbols[k] = 256 + take
+        k += 1
+        remaining -= take
+    return k
+
+
+@njit_cached
+def _symbols(column, words, background, background_word, itemsize, same_bytes):  # noqa: ANN001, ANN202, E501
+    """The column as literal (< 256) and match (256 + length) symbols, and its count of
+    non-background items. Every symbol covers at least one byte, so bytes bound them.
+
+    ``column`` is the column's bytes and ``background`` its item as a little-endian
+    integer: one compiled version serves every item width.
+
+    ``words`` is the column's whole 8-byte words: a word of background is skipped at
+    once, which is most of the column's bytes for a sparse gene.
+    """
+    symbols = np.empty(column.shape[0], dtype=np.int32)
+    per_word = 8 // itemsize
+    n_items = column.shape[0] // itemsize
+    # typed counters: literal 0s would compile the helpers once more
+    k = np.int64(0)
+    run = np.int64(0)
+    others = np.int64(0)
+    n_words = words.shape[0]
+    w = 0
+    while True:
+        # tight loop over whole words of background: most of a sparse column
+        start = w
+        while w < n_words and words[w] == background_word:
+            w += 1
+        run += (w - start) * per_word
+        # then the items of one word holding something else (or of the tail)
+        first = w * per_word
+        stop = min(n_items, first + per_word) if w < n_words else n_items
+        for i in range(first, stop):
+            value = np.int64(0)
+            for b in range(itemsize):
+                value |= np.int64(column[i * itemsize + b]) << (8 * b)
+            if value == background:
+                run += 1
+                continue
+            if run:
+                k = _emit_run(symbols, k, run, background, itemsize, same_bytes)
+                run = 0
+            for b in range(itemsize):
+                symbols[k] = (value >> (8 * b)) & 0xFF
+                k += 1
+            others += 1
+        if w >= n_words:
+            break
+        w += 1
+    if run:
+        k = _emit_run(symbols, k, run, background, itemsize, same_bytes)
+    return symbols[:k], others
+
+
+@njit_cached(inline="always")
+def _put(out, pos, buffer, n_bits, value, width):  # noqa: ANN001, ANN202
+    """Append ``width`` bits of ``value``, LSB first; spill whole 32-bit words."""
+    buffer |= np.uint64(value) << np.uint64(n_bits)
+    n_bits += width
+    if n_bits >= 32:
+        for _ in range(4):
+            out[pos] = buffer & np.uint64(0xFF)
+            pos += 1
+            buffer >>= np.uint64(8)
+        n_bits -= 32
+    return pos, buffer, n_bits
+
+
+@njit_cached
+def _run_length_code(lengths):  # noqa: ANN001, ANN202
+    """Code lengths as code-length symbols (0-15, 16 repeat, 17/18 zero runs) + extras."""
+    n = lengths.shape[0]
+    symbols = np.empty(n, dtype=np.int64)
+    extras = np.zeros(n, dtype=np.int64)
+    k = 0
+    i = 0
+    while i < n:
+        length = lengths[i]
+        run = 1
+        while i + run < n and lengths[i + run] == length:
+            run += 1
+        i += run
+        if length == 0:
+            while run >= 11:
+                take = min(run, 138)
+                symbols[k] = 18
+                extras[k] = take - 11
+                k += 1
+                run -= take
+            if run >= 3:
+                symbols[k] = 17
+                extras[k] = run - 3
+                k += 1
+                run = 0
+        else:
+            symbols[k] = length
+            k += 1
+            run -= 1
+            while run >= 3:
+                take = min(run, 6)
+                symbols[k] = 16
+                extras[k] = take - 3
+                k += 1
+                run -= take
+        for _ in range(run):
+            symbols[k] = length
+            k += 1
+    return symbols[:k], extras[:k]
+
+
+@njit_cached
+def _deflate_symbols(symbols, distance_code, sym_table, extra_bits, extra_value, cl_order):  # noqa: ANN001, ANN202, E501
+    """One dynamic-Huffman block (not final) of ``symbols``, then an empty stored block."""
+    freq = np.zeros(286, dtype=np.int64)
+    for s in symbols:
+        freq[s if s < 256 else sym_table[s - 256]] += 1
+    freq[256] = 1
+    if np.count_nonzero(freq) < 2:
+        freq[0] = 1
+    lit_lengths = code_lengths(freq, np.int64(15)).astype(np.int64)
+    lit_codes = reversed_codes(lit_lengths.astype(np.uint8)).astype(np.int64)
+    n_lit = np.int64(286)
+    while lit_lengths[n_lit - 1] == 0:
+        n_lit -= 1
+    n_lit = max(n_lit, 257)
+    # all matches share one distance: two 1-bit codes make a complete distance code
+    n_dist = max(distance_code, 1) + 1
+    all_lengths = np.zeros(n_lit + n_dist, dtype=np.int64)
+    all_lengths[:n_lit] = lit_lengths[:n_lit]
+    all_lengths[n_lit + distance_code] = 1
+    all_lengths[n_lit + (1 if distance_code == 0 else 0)] = 1
+    distance_bit = np.int64(0 if distance_code == 0 else 1)
+    cl_symbols, cl_extras = _run_length_code(all_lengths)
+    cl_freq = np.zeros(19, dtype=np.int64)
+    for s in cl_symbols:
+        cl_freq[s] += 1
+    if np.count_nonzero(cl_freq) < 2:
+        cl_freq[0 if cl_freq[0] == 0 else 1] += 1
+    cl_lengths = code_lengths(cl_freq, np.int64(7)).astype(np.int64)
+    cl_codes = reversed_codes(cl_lengths.astype(np.uint8)).astype(np.int64)
+    n_cl = np.int64(19)
+    while n_cl > 4 and cl_lengths[cl_order[n_cl - 1]] == 0:
+        n_cl -= 1
+
+    # literal <= 15 bits, match <= 15 + 5 + 1: at most 3 bytes per symbol, plus tables
+    out = np.empty(3 * symbols.shape[0] + 2 * all_lengths.shape[0] + 64, dtype=np.uint8)
+    pos, buffer, n_bits = np.int64(0), np.uint64(0), np.int64(0)
+    # BFINAL 0, BTYPE 10 (dynamic), HLIT, HDIST, HCLEN
+    pos, buffer, n_bits = _put(out, pos, buffer, n_bits, np.int64(4), np.int64(3))
+    pos, buffer, n_bits = _put(out, pos, buffer, n_bits, n_lit - 257, np.int64(5))
+    pos, buffer, n_bits = _put(out, pos, buffer, n_bits, n_dist - 1, np.int64(5))
+    pos, buffer, n_bits = _put(out, pos, buffer, n_bits, n_cl - 4, np.int64(4))
+    for i in range(n_cl):
+        pos, buffer, n_bits = _put(out, pos, buffer, n_bits, cl_lengths[cl_order[i]], np.int64(3))
+    extra_width = np.zeros(19, dtype=np.int64)
+    extra_width[16], extra_width[17], extra_width[18] = 2, 3, 7
+    for i in range(cl_symbols.shape[0]):
+        s = cl_symbols[i]
+        pos, buffer, n_bits = _put(out, pos, buffer, n_bits, cl_codes[s], cl_lengths[s])
+        if s >= 16:
+            pos, buffer, n_bits = _put(out, pos, buffer, n_bits, cl_extras[i], extra_width[s])
+    for s in symbols:
+        if s < 256:
+            pos, buffer, n_bits = _put(out, pos, buffer, n_bits, lit_codes[s], lit_lengths[s])
+            continue
+        length = s - 256
+        code = sym_table[length]
+        # Huffman code, length extra bits and the 1-bit distance code in one write
+        width = lit_lengths[code]
+        value = np.int64(lit_codes[code]) | (extra_value[length] << width)
+        width += extra_bits[length]
+        value |= distance_bit << width
+        pos, buffer, n_bits = _put(out, pos, buffer, n_bits, value, width + 1)
+    pos, buffer, n_bits = _put(out, pos, buffer, n_bits, lit_codes[256], lit_lengths[256])
+    # empty stored block: 3 header bits, pad to a byte, LEN 0000, NLEN ffff
+    pos, buffer, n_bits = _put(out, pos, buffer, n_bits, np.int64(0), np.int64(3))
+    pos, buffer, n_bits = _put(out, pos, buffer, n_bits, np.int64(0), (8 - n_bits % 8) % 8)
+    while n_bits > 0:
+        out[pos] = buffer & np.uint64(0xFF)
+        pos += 1
+        buffer >>= np.uint64(8)
+        n_bits -= 8
+    out[pos] = 0
+    out[pos + 1] = 0
+    out[pos + 2] = 0xFF
+    out[pos + 3] = 0xFF
+    return out[: pos + 4]
+
+
+def deflate_column(column: np.ndarray, background: float | int) -> tuple[bytes, int]:
+    """Raw DEFLATE piece of a 1-D column of uint8, uint16 or float32 items.
+
+    Parameters
+    ----------
+    column
+        The encoded column (quantization codes or float32 values), contiguous.
+    background
+        The item to treat as the repeated background (for genes: the encoding of 0).
+        Any value decodes correctly; the common one compresses best.
+
+    Returns
+    -------
+    The piece (byte-aligned, not final, so pieces concatenate) and the number of items
+    that differ from the background.
+    """
+    column = np.ascontiguousarray(column)
+    itemsize = column.dtype.itemsize
+    if column.ndim != 1 or itemsize not in UNSIGNED:
+        raise ValueError(f"expected a 1-D column of 1, 2 or 4 byte items, got {column.dtype}")
+    if column.shape[0] == 0:
+        return EMPTY_STORED_BLOCK, 0
+    bits = int(np.array([background], dtype=column.dtype).view(UNSIGNED[itemsize])[0])
+    pattern = bits.to_bytes(itemsize, "little")
+    same_bytes = pattern == pattern[:1] * itemsize
+    whole_words = column.shape[0] * itemsize // 8
+    words = column.view(np.uint8)[: whole_words * 8].view(np.uint64)
+    background_word = np.uint64(int.from_bytes(pattern * (8 // itemsize), "little"))
+    symbols, others = _symbols(
+        column.view(np.uint8), words, np.int64(bits), background_word, itemsize, same_bytes
+    )
+    distance_code = 0 if same_bytes else itemsize - 1
+    data = _deflate_symbols(
+        symbols,
+        distance_code,
+        LENGTH_SYMBOL,
+        LENGTH_EXTRA_BITS,
+        LENGTH_EXTRA_VALUE,
+        CODE_LENGTH_ORDER,
+    )
+    return data.tobytes(), int(others)
+
+
+def compress_column_piece(column: np.ndarray, background: float | int, level: int | None) -> Piece:
+    """A gene piece: :func:`deflate_column`, or zlib-ng when that is shorter on dense data.
+
+    Parameters
+    ----------
+    column
+        The encoded column (uint8 / uint16 codes or float32 values), 1-D.
+    background
+        The encoding of an implicit zero for this column.
+    level
+        gzip level; ``None`` or 0 keeps the column raw, as :func:`compress_piece` does.
+        The sparse encoder has no levels: every level 1-9 gives its bytes, except that a
+        uint16 or float32 column with more than ``DENSE_SHARE`` non-background items is
+        also compressed by zlib-ng at ``level`` and the shorter piece is kept (ties: the
+        sparse one). The choice depends on the data only.
+
+    Returns
+    -------
+    The piece, its CRC-32 and raw length, as :func:`compress_piece` returns them.
+    """
+    raw = memoryview(np.ascontiguousarray(column)).cast("B")
+    if not level:
+        return compress_piece(raw, level)
+    data, others = deflate_column(column, background)
+    if column.dtype.itemsize > 1 and others > DENSE_SHARE * column.shape[0]:
+        fallback = compress_piece(raw, level)
+        if len(fallback.data) < len(data):
+            return fallback
+    return Piece(data, zlib_ng.crc32(raw), len(raw))
