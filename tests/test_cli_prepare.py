@@ -55,7 +55,8 @@ def test_prepare_exports_h5ad(h5ad, tmp_path):
     assert identity["stats"]["n_genes"] == 40
     assert identity["stats"]["has_connectivity"] is True
     assert identity["export_settings"]["var_quantization"] == 16
-    assert [f["key"] for f in identity["obs_fields"]] == ["cell_type", "n_counts"]
+    # the obs manifest's order: continuous fields, then categorical ones
+    assert [f["key"] for f in identity["obs_fields"]] == ["n_counts", "cell_type"]
     assert sorted(identity["vector_fields"]["fields"]) == ["velocity_umap"]
     assert len(list((out / "var").glob("*.values.u16.gz"))) == 40
     assert run_cli("validate", str(out)).returncode == 0
