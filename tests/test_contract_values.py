@@ -336,8 +336,10 @@ def test_vector_fields_and_identity(exported, atlas, monkeypatch):
     assert identity["vector_fields"]["default_field"] == "velocity_umap"
     assert fields["velocity_umap"]["label"] == "Velocity (UMAP)"
     assert fields["velocity_umap"]["basis"] == "umap"
+    # every field has a basis: the BSD viewers refuse a field without one
     assert fields["drift"] == {
         "label": "Drift",
+        "basis": "umap",
         "available_dimensions": [3],
         "default_dimension": 3,
         "files": {"3d": f"vectors/drift_3d.bin{gz}"},

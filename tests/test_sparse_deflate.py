@@ -79,13 +79,12 @@ def test_generated_columns_round_trip(dtype, background):
         data, others = deflate_column(column, background)
         assert inflate_piece(data) == column.tobytes()
         as_bits = column.view(f"u{column.itemsize}")
-        assert others == int(np.count_nonzero(as_bits != np.array(background, dtype).view(
-            f"u{column.itemsize}")))
+        assert others == int(
+            np.count_nonzero(as_bits != np.array(background, dtype).view(f"u{column.itemsize}"))
+        )
         # the file made of this column cut into pieces is one gzip member of the column
         cuts = sorted(np.random.default_rng(seed).integers(0, len(column), 3))
-        pieces = [
-            compress_column_piece(part, background, 6) for part in np.split(column, cuts)
-        ]
+        pieces = [compress_column_piece(part, background, 6) for part in np.split(column, cuts)]
         assert decode_file(gzip_file(pieces)) == column.tobytes()
 
 
@@ -123,7 +122,7 @@ def test_long_codes_are_limited_to_15_bits():
     lengths = code_lengths(freqs, 15).astype(np.int64)
     used = lengths[freqs > 0]
     assert used.max() == 15 and (lengths[freqs == 0] == 0).all()
-    assert sum(2.0 ** -used) == 1.0  # complete code
+    assert sum(2.0**-used) == 1.0  # complete code
     # the most frequent symbol has the shortest code
     assert lengths[39] == used.min()
     # a column with such skewed byte counts still decodes (its 15-bit codes are in use)

@@ -67,3 +67,48 @@ def test_validator_refuses_strict_violations(strict_export, tmp_path):
     assert "obs_fields must list the obs manifest's fields in its order" in errors
     assert "every edge weight must be finite and > 0" in errors
     assert "missing keys ['weight_bytes']" in errors
+
+
+def test_keys_the_viewer_cannot_name_are_refused(tmp_path):
+    atlas = golden_atlas()
+    atlas["obs"]["!!!"] = 1.0
+    with pytest.raises(ValueError, match=r"'!!!' has no letter, digit"):
+        prepare(**atlas, out_dir=tmp_path / "x", quiet=True)
+    assert not (tmp_path / "x").exists()
+
+
+def test_source_without_name_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="needs source_name"):
+        prepare(**golden_atlas(), out_dir=tmp_path / "x", source_url="https://x.org", quiet=True)
+
+
+def test_graph_too_large_for_the_viewer_is_refused(tmp_path, monkeypatch):
+    import cellucid.checks
+
+    monkeypatch.setattr(cellucid.checks, "MAX_GRAPH_BYTES", 10_000)
+    with pytest.raises(ValueError, match="the Cellucid viewer loads a graph only while"):
+        prepare(**golden_atlas(), out_dir=tmp_path / "x", quiet=True)
+    assert not (tmp_path / "x").exists()
+
+
+def test_n_genes_counts_the_exported_genes(tmp_path):
+    out = prepare(
+        **golden_atlas(), out_dir=tmp_path / "x", gene_identifiers=["Gene-3", "Gene-1"], quiet=True
+    )
+    identity = json.loads((out / "dataset_identity.json").read_text())
+    assert identity["stats"]["n_genes"] == 2
+    assert validate_export(out).ok
+
+
+def test_validator_refuses_identity_the_viewer_refuses(strict_export, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(strict_export, broken)
+    identity = json.loads((broken / "dataset_identity.json").read_text())
+    identity["stats"]["n_genes"] = 41
+    del identity["vector_fields"]["fields"]["drift_umap"]["basis"]
+    identity["source"] = {"url": "https://x.org"}
+    (broken / "dataset_identity.json").write_text(json.dumps(identity, indent=2))
+    errors = "\n".join(validate_export(broken).errors)
+    assert "stats.n_genes is 41 but the var manifest lists 40 genes" in errors
+    assert "vector field 'drift_umap' must have exactly" in errors
+    assert "source needs a non-empty name" in errors

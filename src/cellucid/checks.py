@@ -11,6 +11,7 @@ import pandas as pd
 
 from cellucid.checked import CheckedInputs
 from cellucid.engine.embeddings import first_non_finite_row
+from cellucid.engine.graph_scan import scan_graph
 from cellucid.engine.inputs import as_cell_chunked
 from cellucid.engine.obs_fields import (
     CategoricalColumn,
@@ -23,6 +24,9 @@ from cellucid.engine.obs_fields import (
     read_categorical,
     read_continuous,
 )
+from cellucid.format.manifests import MAX_CONNECTIVITY_WORKING_BYTES as MAX_GRAPH_BYTES
+from cellucid.format.manifests import connectivity_working_bytes
+from cellucid.plan.build import edge_index_dtype
 
 VECTOR_SUFFIXES = {f"_{d}d": d for d in (1, 2, 3)}
 
@@ -182,38 +186,22 @@ def check_connectivities(connectivities: Any, n_cells: int, chunk_rows: int) -> 
             f"connectivities must be a square matrix of {n_cells} × {n_cells} cells, "
             f"got shape {matrix.shape}."
         )
-    bad = first_bad_weight(matrix)
-    if bad is not None:
-        row, col, value = bad
+    scan = scan_graph(matrix)
+    if scan.first_bad is not None:
+        row, col, value = scan.first_bad
         raise ValueError(
             f"connectivities must hold finite, non-negative weights, but entry ({row}, {col}) "
             f"is {value}. Fix or drop those entries (e.g. set them to 0) first."
         )
+    index_bytes = 2 if edge_index_dtype(n_cells) == "uint16" else 4
+    if connectivity_working_bytes(n_cells, scan.min_edges, index_bytes) > MAX_GRAPH_BYTES:
+        raise ValueError(
+            f"connectivities has at least {scan.min_edges:,} edges; the Cellucid viewer "
+            f"loads a graph only while it needs at most {MAX_GRAPH_BYTES >> 20} MiB "
+            "(about 11 million edges). Pass a sparser graph (fewer neighbours) or "
+            "connectivities=None."
+        )
     return matrix
-
-
-def _block_bad_weight(block: Any, row_start: int) -> tuple[int, int, float] | None:
-    import scipy.sparse as sp
-
-    coo = sp.coo_matrix(block) if sp.issparse(block) else sp.coo_matrix(np.asarray(block))
-    bad = ~np.isfinite(coo.data) | (coo.data < 0)
-    if not bad.any():
-        return None
-    rows, cols = coo.row[bad].astype(np.int64) + row_start, coo.col[bad]
-    first = int(np.lexsort((cols, rows))[0])
-    return int(rows[first]), int(cols[first]), float(coo.data[bad][first])
-
-
-def first_bad_weight(matrix: da.Array) -> tuple[int, int, float] | None:
-    """The first (row, col, value) that is negative, NaN or infinite, in row order."""
-    import dask
-
-    starts = np.concatenate([[0], np.cumsum(matrix.chunks[0])[:-1]])
-    blocks = matrix.rechunk({1: -1}).to_delayed().ravel()
-    found = dask.compute(
-        *[dask.delayed(_block_bad_weight)(b, int(s)) for b, s in zip(blocks, starts, strict=True)]
-    )
-    return next((hit for hit in found if hit is not None), None)
 
 
 def check_vector_fields(

@@ -130,6 +130,21 @@ def connectivity_manifest(
     }
 
 
+#: the BSD viewer builds refuse a graph whose browser working set exceeds this
+MAX_CONNECTIVITY_WORKING_BYTES = 512 << 20
+
+
+def connectivity_working_bytes(n_cells: int, n_edges: int, index_bytes: int) -> int:
+    """Bytes the strict viewer holds to load a graph (its own accounting, b343877).
+
+    Per edge: 4-byte indices in four copies of both endpoints, float64 weights twice,
+    float32 staging weights, plus the raw file indices when they are not 4 bytes wide;
+    per cell: a 4-byte degree.
+    """
+    per_edge = 4 * 2 * 3 + 8 * 2 + 4 + (2 * index_bytes if index_bytes != 4 else 0)
+    return n_edges * per_edge + n_cells * 4
+
+
 def vector_fields_block(
     files_by_field: dict[str, dict[int, str]],
     label: Callable[[str], str],

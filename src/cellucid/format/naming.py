@@ -22,6 +22,11 @@ def safe_name(key: object) -> str:
     return safe or "field"
 
 
+def names_a_file(key: object) -> bool:
+    """Whether ``safe()`` keeps anything of ``key`` (else the viewer refuses the key)."""
+    return bool(_UNSAFE_RUN.sub("_", str(key)).strip("._"))
+
+
 def gz_suffix(compression: int | None) -> str:
     """``".gz"`` when a gzip level is set, else ``""``."""
     return ".gz" if compression else ""

@@ -107,7 +107,8 @@ class Layout:
         return column
 
     def n_genes_stat(self, n_matrix_genes: int, n_exported: int) -> int:
-        return n_matrix_genes
+        # the BSD viewers check stats.n_genes against the var manifest's field count
+        return n_exported
 
     def categorical_dtype_setting(self, requested: str, dtypes: list[str]) -> str:
         return requested
@@ -116,7 +117,9 @@ class Layout:
         raise NotImplementedError
 
     def vector_basis(self, field_id: str) -> str | None:
-        raise NotImplementedError
+        # prepare() takes its embeddings as X_umap_<d>d, so every field is on the UMAP
+        # basis; the BSD viewers require a non-empty basis on every field
+        return "umap"
 
     # -- checks --------------------------------------------------------------------------
     def check_keys(self, axis: str, keys: list[Any]) -> None:
@@ -124,6 +127,15 @@ class Layout:
 
     def check_settings(self, settings: dict[str, Any]) -> None:
         """Refuse settings this layout cannot write (raise ValueError naming them)."""
+        source = settings.get("source") or {}
+        if source and not source.get("name"):
+            raise ValueError(
+                "The viewer needs source_name whenever source_url or source_citation is "
+                "given; pass source_name too."
+            )
+        empty = [f"source_{k}" for k, v in source.items() if not str(v).strip()]
+        if empty:
+            raise ValueError(f"{empty[0]} must not be empty; leave it out (None) instead.")
 
     def validate(self, findings: Any, documents: dict[str, Any]) -> None:
         """Rules of this layout beyond the shared ones (findings.error for each problem)."""

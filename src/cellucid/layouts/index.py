@@ -79,9 +79,6 @@ class IndexLayout(Layout):
     def var_gene_id_column(self, column: str) -> str | None:
         return None if column == "index" else column
 
-    def n_genes_stat(self, n_matrix_genes: int, n_exported: int) -> int:
-        return n_exported
-
     def categorical_dtype_setting(self, requested: str, dtypes: list[str]) -> str:
         if requested != "auto":
             return requested
@@ -89,10 +86,6 @@ class IndexLayout(Layout):
 
     def vector_label(self, field_id: str) -> str:
         return field_id
-
-    def vector_basis(self, field_id: str) -> str | None:
-        # prepare() takes its embeddings as X_umap_<d>d, so every field is on the UMAP basis
-        return "umap"
 
     def check_keys(self, axis: str, keys: list[Any]) -> None:
         words = {"obs": "obs key", "var": "gene id", "vectors": "vector field id"}[axis]
@@ -115,12 +108,7 @@ class IndexLayout(Layout):
                     f"The index layout's viewer finds the manifests by their standard names; "
                     f"{name} must be {standard!r} (got {settings[name]!r})."
                 )
-        source = settings.get("source") or {}
-        if source and "name" not in source:
-            raise ValueError(
-                "The index layout's viewer needs source_name whenever source_url or "
-                "source_citation is given; pass source_name too."
-            )
+        super().check_settings(settings)
         dataset_id = settings.get("dataset_id")
         if dataset_id is not None and not _PORTABLE_ID.match(dataset_id):
             raise ValueError(
@@ -146,9 +134,6 @@ class IndexLayout(Layout):
             column = var.get("var_gene_id_column")
             if column is not None and not (isinstance(column, str) and column):
                 findings.error("var_manifest.json: var_gene_id_column must be null or a name")
-        for field_id, entry in ((documents.get("vector_fields") or {}).get("fields") or {}).items():
-            if not entry.get("basis"):
-                findings.error(f"dataset_identity.json: vector field '{field_id}' has no basis")
         for path, size in findings.decoded_sizes.items():
             if size > MAX_PAYLOAD_BYTES:
                 findings.error(f"{path}: {size} decoded bytes, more than the viewer's 512 MiB")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cellucid.format.naming import find_collisions, safe_name
+from cellucid.format.naming import find_collisions, names_a_file, safe_name
 from cellucid.layouts.base import FieldEntry, Layout
 from cellucid.layouts.registry import register_layout
 
@@ -55,9 +55,6 @@ class KeyLayout(Layout):
         text = text[:1].upper() + text[1:]
         return f"{text} (UMAP)" if is_umap else text
 
-    def vector_basis(self, field_id: str) -> str | None:
-        return "umap" if field_id.endswith("_umap") else None
-
     def check_keys(self, axis: str, keys: list[Any]) -> None:
         if axis == "vectors":
             for field_id in keys:
@@ -67,6 +64,13 @@ class KeyLayout(Layout):
                         f"names; rename it to '{safe_name(field_id)}'."
                     )
             return
+        for key in keys:
+            if not names_a_file(key):
+                raise ValueError(
+                    f"{_AXIS_WORDS[axis]} {key!r} has no letter, digit, '.', '_' or '-' to name "
+                    "its file (the viewer refuses such keys); rename it, or use "
+                    "layout='index'."
+                )
         collisions = find_collisions([str(k) for k in keys])
         if collisions:
             first, second, safe = collisions[0]
@@ -78,6 +82,9 @@ class KeyLayout(Layout):
 
     def validate(self, findings: Any, documents: dict[str, Any]) -> None:
         for axis, keys in (("obs", findings.obs_keys), ("var", findings.gene_keys)):
+            for key in keys:
+                if not (isinstance(key, str) and names_a_file(key)):
+                    findings.error(f"{axis}_manifest.json: key {key!r} names no file")
             for first, second, safe in find_collisions([str(k) for k in keys]):
                 findings.error(
                     f"{axis}_manifest.json: keys '{first}' and '{second}' share the file name "

@@ -65,7 +65,10 @@ def validate_export(export_dir: str | Path) -> ValidationReport:
     layout = detect_layout(root)
     findings = rules.Findings(root, get_layout(layout))
     identity = rules.load_json(findings, "dataset_identity.json")
-    documents: dict = {"vector_fields": (identity or {}).get("vector_fields")}
+    documents: dict = {
+        "identity": identity or {},
+        "vector_fields": (identity or {}).get("vector_fields"),
+    }
     n = rules.check_identity(findings, identity) if identity is not None else None
     if n is not None:
         folders = {"vectors"}
@@ -95,11 +98,19 @@ def validate_export(export_dir: str | Path) -> ValidationReport:
             _guarded(findings, "connectivity_manifest.json", rules.check_connectivity, edges, n)
             folders.add(edges.get("sourcesPath", "").split("/")[0])
         _guarded(findings, "dataset_identity.json", rules.check_vectors, identity, n)
+        if edges is not None:
+            documents["connectivity_manifest.json"] = edges
+        _guarded(findings, "dataset_identity.json", _identity_checks, documents, n)
         findings.layout.validate(findings, documents)
         rules.unreferenced(findings, {f for f in folders if f})
     return ValidationReport(
         root, tuple(findings.errors), tuple(findings.warnings), len(findings.referenced), layout
     )
+
+
+def _identity_checks(findings: rules.Findings, documents: dict, n: int) -> None:
+    rules.check_stats(findings, documents["identity"], documents)
+    rules.check_identity_blocks(findings, documents["identity"])
 
 
 def _guarded(findings: rules.Findings, name: str, check, document: dict, n: int) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from cellucid.format.manifests import MAX_CONNECTIVITY_WORKING_BYTES, connectivity_working_bytes
 from cellucid.layouts import Layout
 from cellucid.plan.build import edge_index_dtype
 from cellucid.verify.payload import PayloadError, read_values
@@ -195,6 +196,7 @@ def check_obs(findings: Findings, manifest: dict, n: int) -> None:
     for raw in manifest.get("_categoricalFields", []):
         entry = layout.read_categorical(raw)
         check_categories(findings, entry)
+        check_centroids(findings, entry, n)
         findings.obs_keys.append(entry.key)
         findings.obs_indices.append(entry.index)
         _check_categorical(findings, schemas["categorical"], entry, n, compression)
@@ -269,6 +271,12 @@ def check_connectivity(findings: Findings, manifest: dict, n: int) -> None:
     keys = src * (n + 1) + dst
     if (np.diff(keys) <= 0).any():
         findings.error("connectivity: edges are not sorted by (src, dst) and unique")
+    index_bytes = manifest.get("index_bytes", 4)
+    if connectivity_working_bytes(n, count, index_bytes) > MAX_CONNECTIVITY_WORKING_BYTES:
+        findings.error(
+            f"connectivity: {count:,} edges need more than the viewer's "
+            f"{MAX_CONNECTIVITY_WORKING_BYTES >> 20} MiB working set; the viewer refuses them"
+        )
     degree = np.bincount(src, minlength=n) + np.bincount(dst, minlength=n)
     if count and manifest.get("max_neighbors") != int(degree.max()):
         findings.error(
@@ -350,3 +358,74 @@ def check_categories(findings: Findings, entry: Any) -> None:
         findings.error(f"obs field '{entry.key}': categories are not unique")
     if any(isinstance(c, float) and not np.isfinite(c) for c in categories):
         findings.error(f"obs field '{entry.key}': a category is not finite")
+
+
+def check_stats(findings: Findings, identity: dict, documents: dict[str, Any]) -> None:
+    """The identity's counts agree with each other and with the manifests (strict viewer)."""
+    stats = identity.get("stats", {})
+    name = "dataset_identity.json"
+    if stats.get("n_obs_fields") != stats.get("n_categorical_fields", 0) + stats.get(
+        "n_continuous_fields", 0
+    ):
+        findings.error(f"{name}: stats.n_obs_fields is not categorical plus continuous fields")
+    if len(identity.get("obs_fields", [])) != stats.get("n_obs_fields"):
+        findings.error(f"{name}: obs_fields has not stats.n_obs_fields entries")
+    var = documents.get("var_manifest.json")
+    n_genes = len(var.get("fields", [])) if var is not None else 0
+    if stats.get("n_genes") != n_genes:
+        findings.error(
+            f"{name}: stats.n_genes is {stats.get('n_genes')} but the var manifest lists "
+            f"{n_genes} genes (the viewer requires them equal)"
+        )
+    edges = documents.get("connectivity_manifest.json")
+    if bool(stats.get("has_connectivity")) != (edges is not None):
+        findings.error(f"{name}: stats.has_connectivity disagrees with the connectivity manifest")
+    expected_edges = None if edges is None else edges.get("n_edges")
+    if stats.get("n_edges") != expected_edges:
+        findings.error(f"{name}: stats.n_edges must be {expected_edges}")
+
+
+def check_identity_blocks(findings: Findings, identity: dict) -> None:
+    """source and vector_fields as the strict viewer reads them."""
+    name = "dataset_identity.json"
+    source = identity.get("source")
+    if source is not None:
+        if not source.get("name"):
+            findings.error(f"{name}: source needs a non-empty name")
+        if any(not (isinstance(v, str) and v.strip()) for v in source.values()):
+            findings.error(f"{name}: source values must be non-empty strings")
+    block = identity.get("vector_fields")
+    if block is None:
+        return
+    fields = block.get("fields") or {}
+    if not fields:
+        findings.error(f"{name}: vector_fields.fields is empty")
+    default = block.get("default_field")
+    if default is not None and default not in fields:
+        findings.error(f"{name}: vector_fields.default_field names no declared field")
+    keys = {"label", "basis", "available_dimensions", "default_dimension", "files"}
+    for field_id, entry in fields.items():
+        if set(entry) != keys:
+            findings.error(f"{name}: vector field '{field_id}' must have exactly {sorted(keys)}")
+        elif not (entry["label"] and entry["basis"]):
+            findings.error(f"{name}: vector field '{field_id}' needs a label and a basis")
+
+
+def check_centroids(findings: Findings, entry: Any, n: int) -> None:
+    """Each centroid names one declared category once, with d finite coordinates."""
+    declared = [json.dumps(c) for c in entry.categories]
+    for dim_key, centroids in (entry.centroids or {}).items():
+        seen: set[str] = set()
+        for centroid in centroids:
+            category = json.dumps(centroid.get("category"))
+            position = centroid.get("position", [])
+            if category not in declared or category in seen:
+                findings.error(
+                    f"obs field '{entry.key}': centroid category {category} is not one "
+                    "declared category, once"
+                )
+            seen.add(category)
+            if str(len(position)) != dim_key or not np.isfinite(position).all():
+                findings.error(f"obs field '{entry.key}': a {dim_key}D centroid is malformed")
+            if not 0 <= centroid.get("n_points", -1) <= n:
+                findings.error(f"obs field '{entry.key}': a centroid's n_points is out of range")
