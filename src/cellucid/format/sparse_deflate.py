@@ -12,6 +12,9 @@ does, so pieces concatenate with those of :func:`~cellucid.format.gzip_pieces.co
 
 from __future__ import annotations
 
+import functools
+import sys
+
 import numpy as np
 from zlib_ng import zlib_ng
 
@@ -26,6 +29,7 @@ MAX_MATCH = 258
 # literals here); the shorter output is kept. Byte codes are i.i.d. enough that literals
 # win (measured: never worse than zlib-ng level 6 on realistic 8-bit genes), so they skip it.
 DENSE_SHARE = 1 / 8
+LITTLE_ENDIAN = sys.byteorder == "little"
 # the bit writer's one integer type (see _put)
 U64 = np.uint64
 EMPTY_STORED_BLOCK = b"\x00\x00\x00\xff\xff"
@@ -308,17 +312,41 @@ def deflate_column(column: np.ndarray, background: float | int) -> tuple[bytes, 
         raise ValueError(f"expected a 1-D column of 1, 2 or 4 byte items, got {column.dtype}")
     if column.shape[0] == 0:
         return EMPTY_STORED_BLOCK, 0
-    bits = int(np.array([background], dtype=column.dtype).view(UNSIGNED[itemsize])[0])
-    pattern = bits.to_bytes(itemsize, "little")
-    same_bytes = pattern == pattern[:1] * itemsize
+    # a plain Python number as the cache key (numpy scalars and 0-d arrays alike)
+    same_bytes, bits, background_word = _background(column.dtype.str, np.asarray(background).item())
     whole_words = column.shape[0] * itemsize // 8
-    words = column.view(np.uint8)[: whole_words * 8].view(np.uint64)
-    background_word = np.uint64(int.from_bytes(pattern * (8 // itemsize), "little"))
-    symbols, others = _symbols(
-        column.view(np.uint8), words, np.int64(bits), background_word, itemsize, same_bytes
+    everything = column.view(np.uint8)
+    words, buffer, n_bits, others = _deflate(
+        everything,
+        everything[: whole_words * 8].view(np.uint64),
+        bits,
+        background_word,
+        itemsize,
+        same_bytes,
     )
+    tail = int(buffer).to_bytes(int(n_bits) // 8, "little")
+    if not LITTLE_ENDIAN:
+        words = words.astype("<u4")
+    return words.tobytes() + tail + b"\x00\x00\xff\xff", int(others)
+
+
+@functools.lru_cache(maxsize=1024)
+def _background(dtype: str, background: float | int) -> tuple[bool, np.int64, np.uint64]:
+    """Whether the background item's bytes are all equal, the item as a little-endian
+    integer, and a word of it repeated (cached: a block has few distinct backgrounds)."""
+    itemsize = np.dtype(dtype).itemsize
+    bits = int(np.array([background], dtype=dtype).view(UNSIGNED[itemsize])[0])
+    pattern = bits.to_bytes(itemsize, "little")
+    word = np.uint64(int.from_bytes(pattern * (8 // itemsize), "little"))
+    return pattern == pattern[:1] * itemsize, np.int64(bits), word
+
+
+@njit_cached
+def _deflate(column, words, background, background_word, itemsize, same_bytes):  # noqa: ANN001, ANN202, E501
+    """:func:`_symbols` then :func:`_deflate_symbols`, in one call from Python."""
+    symbols, others = _symbols(column, words, background, background_word, itemsize, same_bytes)
     distance_code = 0 if same_bytes else itemsize - 1
-    words, buffer, n_bits = _deflate_symbols(
+    out, buffer, n_bits = _deflate_symbols(
         symbols,
         distance_code,
         LENGTH_SYMBOL,
@@ -326,8 +354,7 @@ def deflate_column(column: np.ndarray, background: float | int) -> tuple[bytes, 
         LENGTH_EXTRA_VALUE,
         CODE_LENGTH_ORDER,
     )
-    tail = int(buffer).to_bytes(int(n_bits) // 8, "little")
-    return words.astype("<u4").tobytes() + tail + b"\x00\x00\xff\xff", int(others)
+    return out, buffer, n_bits, others
 
 
 def compress_column_piece(column: np.ndarray, background: float | int, level: int | None) -> Piece:
