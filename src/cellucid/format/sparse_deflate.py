@@ -199,9 +199,8 @@ def _run_length_code(lengths):  # noqa: ANN001, ANN202
 
 
 @njit_cached
-def _deflate_symbols(symbols, distance_code, sym_table, extra_bits, extra_value, cl_order):  # noqa: ANN001, ANN202, E501
-    """One dynamic-Huffman block (not final) of ``symbols``, then the header of an empty
-    stored block, padded to a byte: 32-bit words, and the bits left in the buffer."""
+def _literal_code(symbols, sym_table):  # noqa: ANN001, ANN202
+    """Code lengths (at most 15 bits) and reversed codes of the literal/length alphabet."""
     # counts per stream symbol (literal or 256 + length), folded to the alphabet after:
     # no branch per symbol, which dense columns would mispredict
     counts = np.zeros(256 + MAX_MATCH + 1, dtype=np.int64)
@@ -214,8 +213,13 @@ def _deflate_symbols(symbols, distance_code, sym_table, extra_bits, extra_value,
     freq[256] = 1
     if np.count_nonzero(freq) < 2:
         freq[0] = 1
-    lit_lengths = code_lengths(freq, np.int64(15)).astype(np.int64)
-    lit_codes = reversed_codes(lit_lengths.astype(np.uint8)).astype(np.int64)
+    lengths = code_lengths(freq, np.int64(15)).astype(np.int64)
+    return lengths, reversed_codes(lengths.astype(np.uint8)).astype(np.int64)
+
+
+@njit_cached
+def _write_header(out, lit_lengths, distance_code, cl_order):  # noqa: ANN001, ANN202
+    """Write a dynamic block's header (RFC 1951 3.2.7) into ``out``: bit writer state."""
     n_lit = np.int64(286)
     while lit_lengths[n_lit - 1] == 0:
         n_lit -= 1
@@ -226,7 +230,6 @@ def _deflate_symbols(symbols, distance_code, sym_table, extra_bits, extra_value,
     all_lengths[:n_lit] = lit_lengths[:n_lit]
     all_lengths[n_lit + distance_code] = 1
     all_lengths[n_lit + (1 if distance_code == 0 else 0)] = 1
-    distance_bit = np.int64(0 if distance_code == 0 else 1)
     cl_symbols, cl_extras = _run_length_code(all_lengths)
     cl_freq = np.zeros(19, dtype=np.int64)
     for s in cl_symbols:
@@ -238,9 +241,6 @@ def _deflate_symbols(symbols, distance_code, sym_table, extra_bits, extra_value,
     n_cl = np.int64(19)
     while n_cl > 4 and cl_lengths[cl_order[n_cl - 1]] == 0:
         n_cl -= 1
-
-    # literal <= 15 bits, match <= 15 + 5 + 1: at most 3 bytes per symbol, plus tables
-    out = np.empty((3 * symbols.shape[0] + 2 * all_lengths.shape[0]) // 4 + 16, dtype=np.uint32)
     pos, buffer, n_bits = np.int64(0), np.uint64(0), np.uint64(0)
     # BFINAL 0, BTYPE 10 (dynamic), HLIT, HDIST, HCLEN
     pos, buffer, n_bits = _put(out, pos, buffer, n_bits, U64(4), U64(3))
@@ -257,8 +257,21 @@ def _deflate_symbols(symbols, distance_code, sym_table, extra_bits, extra_value,
         if s >= 16:
             extra = U64(cl_extras[i])
             pos, buffer, n_bits = _put(out, pos, buffer, n_bits, extra, U64(extra_width[s]))
+    return pos, buffer, n_bits
+
+
+@njit_cached
+def _deflate_symbols(symbols, distance_code, sym_table, extra_bits, extra_value, cl_order):  # noqa: ANN001, ANN202, E501
+    """One dynamic-Huffman block (not final) of ``symbols``, then the header of an empty
+    stored block, padded to a byte: 32-bit words, and the bits left in the buffer."""
+    lit_lengths, lit_codes = _literal_code(symbols, sym_table)
+    # literal <= 15 bits, match <= 15 + 5 + 1: at most 3 bytes per symbol; the header is
+    # at most 17 + 19 * 3 + 316 * (7 + 7) bits, under 600 bytes
+    out = np.empty(3 * symbols.shape[0] // 4 + 192, dtype=np.uint32)
+    pos, buffer, n_bits = _write_header(out, lit_lengths, distance_code, cl_order)
     # each stream symbol's whole bit string: Huffman code, and for a match its length
     # extra bits and the 1-bit distance code (the only distance) in one write
+    distance_bit = np.int64(0 if distance_code == 0 else 1)
     emit_value = np.zeros(256 + MAX_MATCH + 1, dtype=np.uint64)
     emit_width = np.zeros(256 + MAX_MATCH + 1, dtype=np.uint64)
     emit_value[:256] = lit_codes[:256]
