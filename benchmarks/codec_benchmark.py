@@ -63,10 +63,9 @@ def codecs(level_sparse: int) -> dict[str, Callable[[np.ndarray, object], int]]:
         return len(data) + 0 * zlib.crc32(piece)
 
     return {
-        "sparse encoder (deflate_column + crc32)": lambda piece, bg: len(
-            deflate_column(piece, bg)[0]
-        )
-        + 0 * zlib_ng.crc32(piece),
+        "sparse encoder (deflate_column + crc32)": lambda piece, bg: (
+            len(deflate_column(piece, bg)[0]) + 0 * zlib_ng.crc32(piece)
+        ),
         "gene pieces as exported (with zlib-ng fallback)": lambda piece, bg: len(
             compress_column_piece(piece, bg, level_sparse).data
         ),

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import os
+import subprocess
+import sys
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +24,7 @@ from cellucid.format.sparse_deflate import compress_column_piece, deflate_column
 
 from .decode import assert_single_member, read_json
 
+SRC = Path(__file__).resolve().parents[1] / "src"
 RUNS = [1, 2, 3, 4, 5, 257, 258, 259, 260, 261, 262, 516, 517, 518, 777]
 
 
@@ -198,3 +203,19 @@ def test_exported_gene_files_decode_to_the_codes(tmp_path, monkeypatch, bits, dt
         else:
             expected = quantize_rows(column, np.float64(entry[1]), np.float64(entry[2]), bits)
             np.testing.assert_array_equal(stored, expected)
+
+
+def test_unusable_cache_dir_does_not_break_the_encoder(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    script = (
+        "import numpy as np, zlib\n"
+        "from cellucid.format.sparse_deflate import deflate_column\n"
+        "column = np.full(100, 7, np.uint16)\n"
+        "data, _ = deflate_column(column, 7)\n"
+        "assert zlib.decompress(data + b'\\x03\\x00', -15) == column.tobytes()\n"
+    )
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(blocker / "cache"))
+    env["PYTHONPATH"] = os.pathsep.join([str(SRC), env.get("PYTHONPATH", "")])
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True)
+    assert result.returncode == 0, result.stderr.decode()
