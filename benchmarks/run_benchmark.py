@@ -36,8 +36,17 @@ REFERENCE_SCRIPT = textwrap.dedent(
 )
 
 
-def timed(command: list[str]) -> tuple[float, float]:
-    """Run under GNU time; returns (wall seconds, peak RSS in MB)."""
+# runs `cellucid ...` with the engine's per-section timings logged to stderr
+OURS = (
+    "import logging, sys; "
+    "logging.basicConfig(level=logging.INFO, format='%(name)s %(message)s'); "
+    "from cellucid.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+SECTION_LINE = re.compile(r"^cellucid\.engine section (\w+): ([\d.]+) s$", re.M)
+
+
+def timed(command: list[str]) -> tuple[float, float, dict[str, float]]:
+    """Run under GNU time; returns (wall seconds, peak RSS in MB, seconds per section)."""
     result = subprocess.run(
         ["/usr/bin/time", "-v", *command], capture_output=True, text=True, check=False
     )
@@ -46,7 +55,8 @@ def timed(command: list[str]) -> tuple[float, float]:
     wall = re.search(r"Elapsed \(wall clock\) time .*: (?:(\d+):)?(\d+):([\d.]+)", result.stderr)
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr)
     hours, minutes, seconds = (float(g) if g else 0.0 for g in wall.groups())
-    return hours * 3600 + minutes * 60 + seconds, int(rss.group(1)) / 1024
+    sections = {name: float(value) for name, value in SECTION_LINE.findall(result.stderr)}
+    return hours * 3600 + minutes * 60 + seconds, int(rss.group(1)) / 1024, sections
 
 
 def folder_size(path: Path) -> float:
@@ -91,8 +101,8 @@ def main() -> None:
             out = workdir / f"export_{cells}x{genes}"
             command = [
                 sys.executable,
-                "-m",
-                "cellucid",
+                "-c",
+                OURS,
                 "prepare",
                 str(h5ad),
                 str(out),
@@ -104,16 +114,19 @@ def main() -> None:
                 "8",
                 *args.extra.split(),
             ]
-            wall, rss = timed(command)
+            wall, rss, sections = timed(command)
             print(
                 f"{size:>16} {'cellucid (ours)':>16} {wall:8.1f} {rss:12.0f} "
                 f"{folder_size(out):10.2f}",
                 flush=True,
             )
+            rest = wall - sum(sections.values())
+            phases = ", ".join(f"{k} {v:.1f}" for k, v in sections.items())
+            print(f"{'':>16} phases (s): start-up, checks and pass one {rest:.1f}, {phases}")
             shutil.rmtree(out, ignore_errors=True)
             if args.reference_python:
                 ref_out = workdir / f"reference_{cells}x{genes}"
-                wall, rss = timed(
+                wall, rss, _ = timed(
                     [args.reference_python, "-c", REFERENCE_SCRIPT, str(h5ad), str(ref_out)]
                 )
                 print(
