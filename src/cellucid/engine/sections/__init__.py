@@ -7,6 +7,10 @@ sections need in ``context.results``. Manifests and the identity are sections to
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from cellucid.engine.context import RunContext
 from cellucid.engine.sections import (  # noqa: F401  (each module registers its writer)
     connectivity,
@@ -19,11 +23,41 @@ from cellucid.engine.sections import (  # noqa: F401  (each module registers its
 )
 from cellucid.engine.sections.registry import section, writers
 
+# the sections an early-view run holds back until the manifests and identity exist
+_LATE = ("genes", "manifests", "identity")
+_EARLY_VIEW: ContextVar[bool] = ContextVar("cellucid_early_view", default=False)
+
+
+@contextmanager
+def early_view() -> Iterator[None]:
+    """Within this block (same thread), exports publish a viewable folder before genes.
+
+    The order becomes: every other section, the genes' ranges, the manifests, the identity,
+    then the gene files. The export record still says complete only at the very end, so an
+    interrupted run resumes as usual; a folder made this way has its identity before its
+    gene files, which the serving of cached exports (``cellucid.anndata_serve``) waits for.
+    """
+    token = _EARLY_VIEW.set(True)
+    try:
+        yield
+    finally:
+        _EARLY_VIEW.reset(token)
+
 
 def run_sections(context: RunContext) -> None:
-    """Run every registered section writer in order."""
-    for _, writer in writers():
-        writer(context)
+    """Run every registered section writer in order (see :func:`early_view`)."""
+    if not _EARLY_VIEW.get():
+        for _, writer in writers():
+            writer(context)
+        return
+    late = dict((name, w) for name, w in writers() if name in _LATE)
+    for name, writer in writers():
+        if name not in _LATE:
+            writer(context)
+    genes.plan_gene_fields(context)
+    late["manifests"](context)
+    late["identity"](context)
+    genes.write_gene_files(context)
 
 
-__all__ = ["run_sections", "section", "writers"]
+__all__ = ["early_view", "run_sections", "section", "writers"]
