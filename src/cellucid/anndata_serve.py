@@ -10,6 +10,7 @@ with the same options opens the finished export again, without exporting.
 
 from __future__ import annotations
 
+import shutil
 import webbrowser
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,8 @@ def start_cached_export(data: Any, **options: Any) -> BackgroundExport:
     data
         An AnnData (in memory or backed) or the path of a ``.h5ad`` file or Zarr store.
     **options
-        Any :func:`cellucid.prepare_anndata` option except ``out_dir`` and ``force``.
+        Any :func:`cellucid.prepare_anndata` option except ``out_dir``; ``force=True``
+        deletes the cached export and exports again.
 
     Returns
     -------
@@ -49,12 +51,16 @@ def start_cached_export(data: Any, **options: Any) -> BackgroundExport:
 
     if isinstance(data, str | Path) and not Path(data).exists():
         raise FileNotFoundError(f"No such file or store: {data}")
-    for refused in ("out_dir", "force"):
-        if refused in options:
-            raise TypeError(f"{refused} is chosen by the export cache; use prepare_anndata()")
-    options.setdefault("dataset_name", _default_name(data))
-    options.setdefault("quiet", True)
+    if "out_dir" in options:
+        raise TypeError("out_dir is chosen by the export cache; use prepare_anndata() instead")
+    force = bool(options.pop("force", False))
+    if options.get("dataset_name") is None:
+        options["dataset_name"] = _default_name(data)
+    if options.get("quiet") is None:
+        options["quiet"] = True
     folder = get_export_cache_dir() / cache_key(data, options)
+    if force:
+        shutil.rmtree(folder, ignore_errors=True)
 
     def export(out: Path) -> None:
         try:
@@ -103,8 +109,7 @@ def serve_anndata(
     open_browser
         Open the viewer in the default browser.
     quiet
-        Print no banner (the export prints nothing either unless ``quiet=False`` is
-        passed among ``options``... it is quiet by default).
+        Print no banner. The export itself prints nothing (it runs in the background).
     block
         Serve in this thread until Ctrl+C (the CLI); otherwise serve in the background and
         return the running server (``.stop()`` stops it).
@@ -112,7 +117,8 @@ def serve_anndata(
         As for :class:`cellucid.CellucidServer`.
     **options
         Any :func:`cellucid.prepare_anndata` option (``latent_key``, ``obs_keys``,
-        ``compression``, ``var_quantization``, ...), except ``out_dir`` and ``force``.
+        ``compression``, ``var_quantization``, ...), except ``out_dir``; ``force=True``
+        exports again instead of opening the cached export.
 
     Returns
     -------
@@ -120,6 +126,7 @@ def serve_anndata(
         The server; ``server.pending`` is the background export while it runs.
     """
     server_options = {"allowed_hosts": allowed_hosts, "web_source_url": web_source_url}
+    options["quiet"] = True  # export messages from a background thread would garble the banner
     server, _ = _server_for(data, port, host, quiet, server_options, options)
     server._bind()
     if not quiet:
@@ -153,7 +160,8 @@ def show_anndata(
     host, allowed_hosts
         As for :func:`cellucid.show`.
     **options
-        Any :func:`cellucid.prepare_anndata` option, except ``out_dir`` and ``force``.
+        Any :func:`cellucid.prepare_anndata` option, except ``out_dir`` (as for
+        :func:`serve_anndata`).
 
     Returns
     -------

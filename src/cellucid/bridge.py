@@ -45,7 +45,7 @@ def iframe_html(url: str, viewer_id: str, height: int) -> str:
     """The iframe of one viewer, its sender script and a link to open it in a tab."""
     src = html.escape(url, quote=True)
     return (
-        f'<iframe id="cellucid-{html.escape(viewer_id)}" src="{src}" width="100%" '
+        f'<iframe src="{src}" id="cellucid-{html.escape(viewer_id)}" width="100%" '
         f'height="{int(height)}" style="border: 0" allow="fullscreen; clipboard-write">'
         "</iframe>"
         f'<p><a href="{src}" target="_blank">Open the viewer in a new tab</a></p>'

@@ -75,6 +75,12 @@ class NotebookViewer(ViewerEvents):
         """
         prefix = proxy_prefix()
         base = self.server.url if prefix is None else f"{prefix}{self.server.port}"
+        if len(self.server.datasets()) > 1:
+            # the Jupyter mode takes no dataset parameter: a folder of exports opens its
+            # first dataset in the remote mode, without hooks
+            if prefix is None:
+                return self.server.viewer_url
+            return f"{base}/?source=remote{self.server.dataset_query()}"
         query = urlencode(
             {"jupyter": "true", "viewerId": self.viewer_id, "viewerToken": self.token}
         )
