@@ -58,6 +58,8 @@ def start_cached_export(data: Any, **options: Any) -> BackgroundExport:
         options["dataset_name"] = _default_name(data)
     if options.get("quiet") is None:
         options["quiet"] = True
+    if options.get("progress") is None:
+        options["progress"] = False  # bars from a background thread would land in random cells
     folder = get_export_cache_dir() / cache_key(data, options)
     if force:
         shutil.rmtree(folder, ignore_errors=True)
