@@ -75,8 +75,9 @@ def test_serve_command_runs_and_stops_on_ctrl_c(export, tmp_path):
     [
         (lambda tmp: tmp / "missing", "does not exist"),
         (
+            # a .h5ad is exported into the cache first: a broken one fails with the reason
             lambda tmp: (tmp / "atlas.h5ad").write_bytes(b"x") and tmp / "atlas.h5ad",
-            "cellucid prepare",
+            "not an HDF5 file",
         ),
         (lambda tmp: (tmp / "empty").mkdir() or tmp / "empty", "holds no export"),
     ],
@@ -84,11 +85,17 @@ def test_serve_command_runs_and_stops_on_ctrl_c(export, tmp_path):
 )
 def test_serve_command_errors(tmp_path, make, words):
     target = make(tmp_path)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(ROOT / "src"),
+        "CELLUCID_EXPORT_CACHE_DIR": str(tmp_path / "export-cache"),
+    }
     result = subprocess.run(
         [sys.executable, "-m", "cellucid", "serve", str(target), "--no-browser", "--port", "0"],
         capture_output=True,
         text=True,
         timeout=60,
+        env=env,
     )
     assert result.returncode == 1
     assert words in result.stderr and result.stderr.strip().count("\n") == 0
@@ -108,10 +115,13 @@ def test_quickstart_notebook_shows_the_viewer(tmp_path, monkeypatch):
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     frames = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
     assert frames, outputs
+    # the viewer's Jupyter mode: it finds the server at its own folder, with id and token
     match = re.search(
-        r'<iframe src="http://127\.0\.0\.1:(\d+)/\?remote=http://127\.0\.0\.1:(\d+)"', frames[0]
+        r'<iframe src="http://127\.0\.0\.1:(\d+)/\?jupyter=true&amp;viewerId=(\w+)&amp;'
+        r'viewerToken=([\w-]+)"',
+        frames[0],
     )
-    assert match and match.group(1) == match.group(2)
+    assert match, frames[0]
     assert (tmp_path / "exports" / "demo" / "dataset_identity.json").exists()
 
 
@@ -121,10 +131,11 @@ def test_show_outside_jupyter_and_behind_a_proxy(export, monkeypatch, capsys):
     viewer = show(export)
     try:
         port = viewer.server.port
-        assert f"Cellucid viewer: http://127.0.0.1:{port}/?remote=" in capsys.readouterr().out
+        query = f"jupyter=true&viewerId={viewer.viewer_id}&viewerToken={viewer.token}"
+        assert f"Cellucid viewer: http://127.0.0.1:{port}/?{query}" in capsys.readouterr().out
         monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/ana/")
         # behind the proxy the viewer finds the server at its own folder (same origin)
-        assert viewer.url == f"/user/ana/proxy/{port}/?source=remote"
+        assert viewer.url == f"/user/ana/proxy/{port}/?{query}"
         assert f'src="/user/ana/proxy/{port}/' in viewer._repr_html_()
     finally:
         viewer.stop()

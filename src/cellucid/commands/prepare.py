@@ -23,6 +23,12 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("input", metavar="INPUT", help=".h5ad file or AnnData Zarr store")
     p.add_argument("out_dir", metavar="OUTDIR", help="export folder to write")
+    add_export_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_export_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``prepare_anndata`` (also offered by ``cellucid serve INPUT``)."""
     g = p.add_argument_group("what to export")
     g.add_argument(
         "--embedding",
@@ -50,7 +56,22 @@ def add_parser(subparsers: Any) -> None:
     g.add_argument("--no-genes", action="store_true", help="export no gene expression")
     g.add_argument("--no-vector-fields", action="store_true", help="export no vector fields")
     option_table.add_arguments(p, {"what to export": g})
-    p.set_defaults(func=run)
+
+
+def export_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``prepare_anndata`` keyword arguments the parsed options name."""
+    return dict(
+        embedding_keys=args.embedding_keys,
+        latent_key=args.latent_key,
+        connectivities_key=None if args.no_connectivities else args.connectivities_key,
+        layer=args.layer,
+        obs_keys=args.obs_keys,
+        gene_identifiers=args.genes,
+        genes_file=args.genes_file,
+        include_genes=not args.no_genes,
+        include_vector_fields=not args.no_vector_fields,
+        **{o.name: getattr(args, o.name) for o in option_table.OPTIONS},
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,20 +79,7 @@ def run(args: argparse.Namespace) -> int:
     from cellucid.anndata_input import prepare_anndata
 
     try:
-        prepare_anndata(
-            args.input,
-            args.out_dir,
-            embedding_keys=args.embedding_keys,
-            latent_key=args.latent_key,
-            connectivities_key=None if args.no_connectivities else args.connectivities_key,
-            layer=args.layer,
-            obs_keys=args.obs_keys,
-            gene_identifiers=args.genes,
-            genes_file=args.genes_file,
-            include_genes=not args.no_genes,
-            include_vector_fields=not args.no_vector_fields,
-            **{o.name: getattr(args, o.name) for o in option_table.OPTIONS},
-        )
+        prepare_anndata(args.input, args.out_dir, **export_options(args))
     except (
         FileNotFoundError,
         KeyError,

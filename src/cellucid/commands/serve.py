@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cellucid.commands.prepare import add_export_arguments, export_options
+
 
 def add_parser(subparsers: Any) -> None:
     """Register ``cellucid serve``."""
@@ -20,7 +22,12 @@ def add_parser(subparsers: Any) -> None:
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("path", metavar="PATH", help="export folder or folder of exports")
+    p.add_argument(
+        "path",
+        metavar="PATH",
+        help="export folder, folder of exports, or a .h5ad file / AnnData Zarr store "
+        "(exported into the export cache first, see `cellucid viewer status --exports`)",
+    )
     p.add_argument("--port", "-p", type=int, default=8765, help="first port to try; 0 = any")
     p.add_argument("--host", "-H", default="127.0.0.1", help="interface to bind")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
@@ -40,19 +47,21 @@ def add_parser(subparsers: Any) -> None:
         help="where the pinned viewer build is fetched from (default: $CELLUCID_WEB_SOURCE_URL "
         "or https://raw.githubusercontent.com/theislab/cellucid)",
     )
+    # the options of `cellucid prepare`, for a .h5ad / .zarr PATH; its --quiet is ours
+    p.conflict_handler = "resolve"
+    add_export_arguments(p)
     p.set_defaults(func=run)
+
+
+def is_anndata_path(path: Path) -> bool:
+    """A ``.h5ad`` file or a ``.zarr`` store: served through the export cache."""
+    return path.suffix == ".h5ad" or (path.is_dir() and path.suffix == ".zarr")
 
 
 def describe_problem(path: Path) -> str | None:
     """Why ``path`` cannot be served, or None when it can."""
     if not path.exists():
         return f"{path} does not exist"
-    if path.suffix == ".h5ad" or (path.is_dir() and path.suffix == ".zarr"):
-        return (
-            f"{path} is an AnnData file, not an export. Export it first, then serve the "
-            f"export: cellucid prepare {path} exports/{path.stem} && "
-            f"cellucid serve exports/{path.stem}"
-        )
     if not path.is_dir():
         return f"{path} is not a folder; serve an export folder or a folder of exports"
     return None
@@ -62,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
     from cellucid.serving.server import CellucidServer
 
     path = Path(args.path)
+    if path.exists() and is_anndata_path(path):
+        return run_anndata(path, args)
     problem = describe_problem(path)
     if problem is None:
         try:
@@ -95,4 +106,35 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print("\nStopped.", flush=True)
         return 130
+    return 0
+
+
+def run_anndata(path: Path, args: argparse.Namespace) -> int:
+    """Serve a .h5ad file or Zarr store through the export cache until Ctrl+C."""
+    from cellucid.anndata_serve import serve_anndata
+
+    if not args.quiet:
+        print(f"Exporting {path} into the export cache (reused next time)...", flush=True)
+    options = export_options(args)
+    options.pop("quiet")  # `--quiet` silences the banner; the export is always quiet here
+    try:
+        serve_anndata(
+            path,
+            args.port,
+            args.host,
+            open_browser=not args.no_browser,
+            quiet=args.quiet,
+            block=True,
+            allowed_hosts=tuple(args.allowed_host),
+            web_source_url=args.web_source_url,
+            **options,
+        )
+    except KeyboardInterrupt:
+        if not args.quiet:
+            print("\nStopped.", flush=True)
+        return 130
+    except (KeyError, ValueError, TypeError, NotImplementedError, OSError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"cellucid serve: error: {message}", file=sys.stderr)
+        return 1
     return 0

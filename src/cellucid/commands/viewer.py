@@ -38,8 +38,16 @@ def add_parser(subparsers: Any) -> None:
     download.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     download.set_defaults(func=run_download)
     status = actions.add_parser("status", help="what is cached, where")
+    status.add_argument(
+        "--exports",
+        action="store_true",
+        help="also list the export cache (exports made by serve_anndata / cellucid serve X.h5ad)",
+    )
     status.set_defaults(func=run_status)
     clear = actions.add_parser("clear", help="delete every cached build")
+    clear.add_argument(
+        "--exports", action="store_true", help="delete the export cache instead of the builds"
+    )
     clear.set_defaults(func=run_clear)
 
 
@@ -103,11 +111,31 @@ def run_status(args: argparse.Namespace) -> int:
             word = "complete" if files == total else "partial"
             summary = f"{word}: {files}/{total} files, {done:,}/{size:,} bytes"
         print(f"  {build.layout} layout: build {build.commit} ({viewer.folder}): {summary}")
+    if getattr(args, "exports", False):
+        print_export_cache()
     return 0
+
+
+def print_export_cache() -> None:
+    """One line per cached export: folder, complete or partial, size."""
+    from cellucid.serving.exportcache import cached_exports, get_export_cache_dir
+
+    found = cached_exports()
+    print(f"Export cache: {get_export_cache_dir()} ({len(found)} exports)")
+    for folder, complete, size in found:
+        word = "complete" if complete else "partial"
+        print(f"  {folder.name}: {word}, {size:,} bytes")
 
 
 def run_clear(args: argparse.Namespace) -> int:
     from cellucid.serving.webcache import clear_web_cache, get_web_cache_dir
+
+    if getattr(args, "exports", False):
+        from cellucid.serving.exportcache import clear_export_cache, get_export_cache_dir
+
+        freed = clear_export_cache()
+        print(f"Removed {get_export_cache_dir()} ({freed:,} bytes).")
+        return 0
 
     freed = clear_web_cache()
     print(f"Removed {get_web_cache_dir()} ({freed:,} bytes).")

@@ -12,6 +12,7 @@ from typing import Any
 
 from cellucid import __version__
 from cellucid.serving.cors import origin_allowed
+from cellucid.serving.events import MAX_EVENT_BYTES, EventRefused
 from cellucid.serving.httpd import HTTPServer
 from cellucid.serving.inventory import IntegrityError
 from cellucid.serving.offline import offline_page
@@ -147,6 +148,27 @@ class CellucidHandler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:  # noqa: N802
         self.do_GET()
 
+    def do_POST(self) -> None:  # noqa: N802
+        """Only ``/_cellucid/events``, from the notebook viewer holding the token."""
+        if self._refused():
+            return
+        if request_path(self.path) != "/_cellucid/events":
+            return self._send_error(HTTPStatus.METHOD_NOT_ALLOWED, "only events are posted")
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            return self._send_error(HTTPStatus.LENGTH_REQUIRED, "Content-Length required")
+        if not 0 <= length <= MAX_EVENT_BYTES:
+            self.close_connection = True
+            return self._send_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "event too large")
+        body = self.rfile.read(length)
+        try:
+            self.server.app.events.accept(body)
+        except EventRefused as refused:
+            return self._send_error(refused.status, str(refused))
+        # the pinned viewer requires exactly this answer
+        return self._send_json({"status": "ok", "delivered": True})
+
     def do_GET(self) -> None:  # noqa: N802
         if self._refused():
             return
@@ -167,6 +189,8 @@ class CellucidHandler(BaseHTTPRequestHandler):
             file = resolve_inside(app.data_dir, path)
         except Forbidden:
             return self._send_error(HTTPStatus.FORBIDDEN, "path outside the served folder")
+        if file is None and app.pending is not None:
+            file = self._wait_for_pending(app, path)
         if file is not None:
             return self._send_file(file)
         if has_overlong_segment(path):
@@ -174,6 +198,13 @@ class CellucidHandler(BaseHTTPRequestHandler):
         return self._send_viewer(path)
 
     # -- files -------------------------------------------------------------------------
+    def _wait_for_pending(self, app: Any, path: str) -> Path | None:
+        """A file the running export lists but has not written yet: wait for it (bounded)."""
+        relative = path.lstrip("/")
+        if app.pending.wait_for(relative, app.pending_timeout):
+            return resolve_inside(app.data_dir, path)
+        return None
+
     def _send_file(self, file: Path, kind: str | None = None) -> None:
         stat = file.stat()
         size = stat.st_size

@@ -8,11 +8,13 @@ import threading
 import webbrowser
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from cellucid.layouts import detect_layout
 from cellucid.serving.builds import build_for_layout
 from cellucid.serving.datasets import Dataset, discover
+from cellucid.serving.events import EventRouter
 from cellucid.serving.handler import CellucidHandler
 from cellucid.serving.hosts import host_allowed, normalise_allowed
 from cellucid.serving.httpd import HTTPServer
@@ -20,6 +22,7 @@ from cellucid.serving.inventory import IntegrityError
 from cellucid.serving.offline import offline_help
 from cellucid.serving.viewer import ViewerAssets, ViewerUnavailable
 
+PENDING_TIMEOUT = 120.0  # seconds a request waits for a file the running export will write
 PORT_ATTEMPTS = 101  # the requested port and the next 100
 IDLE_TIMEOUT = 20.0  # seconds a connection may sit idle before it is closed
 WILDCARDS = ("", "0.0.0.0", "::")
@@ -89,6 +92,10 @@ class CellucidServer:
         raw.githubusercontent.com/theislab/cellucid).
     idle_timeout
         Seconds an idle connection stays open.
+    pending
+        The export still writing ``data_dir`` (a
+        :class:`~cellucid.serving.background.BackgroundExport`): a request for a file it
+        lists but has not written yet waits up to ``pending_timeout`` seconds for it.
     """
 
     def __init__(
@@ -103,6 +110,8 @@ class CellucidServer:
         allowed_hosts: Iterable[str] = (),
         web_source_url: str | None = None,
         idle_timeout: float = IDLE_TIMEOUT,
+        pending: Any = None,
+        pending_timeout: float = PENDING_TIMEOUT,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         if not self.data_dir.is_dir():
@@ -121,6 +130,10 @@ class CellucidServer:
         self.idle_timeout = idle_timeout
         self.allowed_hosts = normalise_allowed(allowed_hosts)
         self.viewer = viewer or ViewerAssets(build_for_layout(self.layout), web_source_url)
+        self.pending = pending
+        self.pending_timeout = pending_timeout
+        # the notebook viewers whose events this server accepts (see serving/events.py)
+        self.events = EventRouter()
         self._httpd: HTTPServer | None = None
         self._thread: threading.Thread | None = None
 

@@ -29,15 +29,39 @@ from cellucid.format.quantize import Range
 
 @section("genes", order=40)
 def write_genes(ctx: RunContext) -> None:
+    plan_gene_fields(ctx)
+    write_gene_files(ctx)
+
+
+def plan_gene_fields(ctx: RunContext) -> None:
+    """Pass one: each gene's range, and the var manifest's entries in ``results["genes"]``.
+
+    Split from :func:`write_gene_files` so that an early-view run can publish the manifests
+    and the identity before the (slow) gene files are written.
+    """
     genes = ctx.plan.genes
     if genes is None:
         ctx.say("INFO: No gene expression data provided, skipping var export.")
         return
     matrix, piece_cells = gridded_matrix(ctx)
-    bits = ctx.plan.settings.var_quantization
     lo = hi = None
-    if bits is not None:
+    if ctx.plan.settings.var_quantization is not None:
         lo, hi = _ranges(ctx, matrix, piece_cells)
+    ctx.results["gene_work"] = (matrix, piece_cells, lo, hi)
+    ctx.results["genes"] = [
+        ctx.layout.gene_entry(
+            i, gene, None if lo is None else float(lo[i]), None if hi is None else float(hi[i])
+        )
+        for i, gene in enumerate(genes.ids)
+    ]
+
+
+def write_gene_files(ctx: RunContext) -> None:
+    """Pass two: the files of the genes :func:`plan_gene_fields` planned."""
+    genes, work = ctx.plan.genes, ctx.results.pop("gene_work", None)
+    if genes is None or work is None:
+        return
+    matrix, piece_cells, lo, hi = work
     todo = np.array(
         [i for i, r in enumerate(genes.paths) if not ctx.keep(r, "gene")], dtype=np.int64
     )
@@ -48,12 +72,6 @@ def write_genes(ctx: RunContext) -> None:
         f"✓ Wrote {len(todo):,} gene files ({ctx.inputs.n_cells:,} cells each) to "
         f"{ctx.out / genes.dirname}/"
     )
-    ctx.results["genes"] = [
-        ctx.layout.gene_entry(
-            i, gene, None if lo is None else float(lo[i]), None if hi is None else float(hi[i])
-        )
-        for i, gene in enumerate(genes.ids)
-    ]
 
 
 def gridded_matrix(ctx: RunContext) -> tuple[da.Array, int]:

@@ -1,0 +1,119 @@
+"""An export written in a background thread into the export cache, viewable before it ends.
+
+The export runs with :func:`cellucid.engine.sections.early_view`: points, vectors, obs,
+connectivity, the genes' ranges, the manifests and the identity come first, the gene files
+last. The server starts once the identity exists; a request for a file the export record
+lists but that is not written yet waits (bounded) for it (see :meth:`BackgroundExport.wait_for`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cellucid.engine.state import read_record
+from cellucid.serving.exportcache import is_complete
+
+POLL_SECONDS = 0.05
+IDENTITY = "dataset_identity.json"
+
+# how many exports this process has started (tests check that a cached export is reused)
+EXPORT_RUNS = {"count": 0}
+
+
+class BackgroundExport:
+    """One export into ``folder``; finished at once when the folder is already complete.
+
+    Parameters
+    ----------
+    folder
+        The cache folder of this data and these settings.
+    export
+        Writes the export into ``folder`` (``prepare_anndata`` with the options bound);
+        called in a background thread under ``early_view()``.
+    """
+
+    def __init__(self, folder: Path, export: Callable[[Path], Any]) -> None:
+        self.folder = folder
+        self.error: BaseException | None = None
+        self.reused = is_complete(folder)
+        self._done = threading.Event()
+        self._listed: frozenset[str] | None = None
+        if self.reused:
+            self._done.set()
+            self._thread = None
+        else:
+            EXPORT_RUNS["count"] += 1
+            self._thread = threading.Thread(
+                target=self._run, args=(export,), name="cellucid-export", daemon=True
+            )
+            self._thread.start()
+
+    def _run(self, export: Callable[[Path], Any]) -> None:
+        from cellucid.engine.sections import early_view
+
+        try:
+            with early_view():
+                export(self.folder)
+        except BaseException as error:  # reported to the caller, never lost in the thread
+            self.error = error
+        finally:
+            self._done.set()
+
+    @property
+    def done(self) -> bool:
+        """Whether the export has ended (finished or failed)."""
+        return self._done.is_set()
+
+    def wait_viewable(self, timeout: float | None = None) -> None:
+        """Block until the identity exists (the viewer can open) or the export fails.
+
+        Raises
+        ------
+        BaseException
+            The export's own error, when it failed before the folder was viewable.
+        TimeoutError
+            When ``timeout`` passed first.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not (self.folder / IDENTITY).is_file():
+            if self.error is not None:
+                raise self.error
+            if self.done:
+                raise RuntimeError(f"the export into {self.folder} ended without an identity")
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"the export into {self.folder} is not viewable yet")
+            self._done.wait(POLL_SECONDS)
+
+    def wait_done(self, timeout: float | None = None) -> bool:
+        """Block until the export ends; re-raises its error. True when it has ended."""
+        ended = self._done.wait(timeout)
+        if self.error is not None:
+            raise self.error
+        return ended
+
+    def listed(self, relative: str) -> bool:
+        """Whether the export record lists ``relative`` (a file this export will write)."""
+        if self._listed is None:
+            record = read_record(self.folder)
+            if record is None:
+                return False
+            self._listed = frozenset(record.files)
+        return relative in self._listed
+
+    def wait_for(self, relative: str, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for a listed file still being written; True if it exists.
+
+        Files the record does not list, and any file once the export has ended, are
+        answered at once: waiting could only delay a 404.
+        """
+        target = self.folder / relative
+        deadline = time.monotonic() + timeout
+        while not target.is_file():
+            if self.done or not self.listed(relative) or time.monotonic() > deadline:
+                return target.is_file()
+            self._done.wait(POLL_SECONDS)
+        return True

@@ -1,0 +1,143 @@
+"""The cache of exports made by ``serve_anndata`` / ``show_anndata``: one folder per key.
+
+``<cache root>/exports/<key>/`` holds one export; the key is a SHA-256 over what the data
+is (a file's path, size and modification time; an in-memory AnnData's names, shapes and
+sampled values) and the export settings, so the same data with the same settings opens
+the finished export again instead of exporting twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cellucid.engine.state import read_record, sample_rows
+
+KEY_LENGTH = 24
+
+
+def get_export_cache_dir() -> Path:
+    """The folder that holds the cached exports.
+
+    ``$CELLUCID_EXPORT_CACHE_DIR`` when set, else ``$XDG_CACHE_HOME/cellucid/exports``
+    (default ``~/.cache/cellucid/exports``), next to the viewer cache's default place.
+
+    Returns
+    -------
+    Path
+        The cache folder (it may not exist yet).
+    """
+    configured = os.environ.get("CELLUCID_EXPORT_CACHE_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "cellucid" / "exports"
+
+
+def _file_identity(path: Path) -> list[Any]:
+    """A file's or a store's path, sizes and modification times (no content is read)."""
+    path = path.resolve()
+    if path.is_file():
+        stat = path.stat()
+        return [str(path), stat.st_size, stat.st_mtime_ns]
+    # a Zarr store: every file's relative name, size and time (metadata only, no chunk reads)
+    entries = sorted(
+        (str(p.relative_to(path)), p.stat().st_size, p.stat().st_mtime_ns)
+        for p in path.rglob("*")
+        if p.is_file()
+    )
+    return [str(path), entries]
+
+
+def _values_digest(digest: Any, x: Any) -> None:
+    rows = sample_rows(x.shape[0])
+    for i in rows:
+        row = x[int(i) : int(i) + 1]
+        dense = row.toarray() if hasattr(row, "toarray") else np.asarray(row)
+        digest.update(np.ascontiguousarray(dense, dtype=np.float64).tobytes())
+
+
+def _anndata_digest(adata: Any) -> str:
+    """A digest of an in-memory AnnData: names, tables, shapes and sampled values."""
+    if getattr(adata, "isbacked", False) and adata.filename is not None:
+        return json.dumps(_file_identity(Path(adata.filename)))
+    digest = hashlib.sha256(f"{adata.shape}".encode())
+    digest.update("\0".join(map(str, adata.obs_names)).encode())
+    digest.update("\0".join(map(str, adata.var_names)).encode())
+    for frame in (adata.obs, adata.var):
+        digest.update(str(list(zip(frame.columns, map(str, frame.dtypes), strict=True))).encode())
+        digest.update(frame.iloc[sample_rows(len(frame))].astype(str).to_csv().encode())
+    _values_digest(digest, adata.X)
+    for group in (adata.obsm, adata.obsp, adata.layers):
+        for name in sorted(group.keys()):
+            value = group[name]
+            digest.update(f"{name}|{getattr(value, 'shape', None)}".encode())
+            if hasattr(value, "shape") and len(value.shape) == 2:
+                _values_digest(digest, value)
+    return digest.hexdigest()
+
+
+def cache_key(data: Any, settings: dict[str, Any]) -> str:
+    """The cache folder name of ``data`` exported with ``settings``.
+
+    Parameters
+    ----------
+    data
+        A path to a ``.h5ad`` file or Zarr store, or an AnnData (in memory or backed).
+    settings
+        The export options, JSON-serialisable.
+
+    Returns
+    -------
+    str
+        Hexadecimal key.
+    """
+    if isinstance(data, str | Path):
+        what = json.dumps(_file_identity(Path(data)))
+    else:
+        what = _anndata_digest(data)
+    document = json.dumps({"data": what, "settings": settings}, sort_keys=True, default=str)
+    return hashlib.sha256(document.encode()).hexdigest()[:KEY_LENGTH]
+
+
+def is_complete(folder: Path) -> bool:
+    """Whether ``folder`` holds a finished export (its record says complete)."""
+    try:
+        record = read_record(folder)
+    except (OSError, ValueError, KeyError):
+        return False
+    return record is not None and record.complete
+
+
+def cached_exports() -> list[tuple[Path, bool, int]]:
+    """Every cached export: (folder, complete, bytes), sorted by folder name."""
+    root = get_export_cache_dir()
+    if not root.is_dir():
+        return []
+    found = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+        found.append((folder, is_complete(folder), size))
+    return found
+
+
+def clear_export_cache() -> int:
+    """Delete every cached export.
+
+    Returns
+    -------
+    int
+        Bytes freed.
+    """
+    root = get_export_cache_dir()
+    if not root.exists():
+        return 0
+    freed = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+    shutil.rmtree(root)
+    return freed
