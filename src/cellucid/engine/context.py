@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +19,7 @@ from cellucid.plan.types import ExportPlan
 from cellucid.report import Reporter
 
 SPILL_DIRNAME = ".cellucid-spill"
+LOG = logging.getLogger("cellucid.engine")
 
 
 @dataclass
@@ -52,3 +57,15 @@ class RunContext:
 
     def write(self, relative: str, array: np.ndarray) -> None:
         write_binary(self.out / relative, array, self.compression)
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Time a phase: seconds add up in ``results["timings"]`` and go to the engine log."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            seconds = time.perf_counter() - start
+            timings = self.results.setdefault("timings", {})
+            timings[name] = timings.get(name, 0.0) + seconds
+            LOG.info("section %s: %.2f s", name, seconds)

@@ -7,8 +7,6 @@ sections need in ``context.results``. Manifests and the identity are sections to
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -25,7 +23,6 @@ from cellucid.engine.sections import (  # noqa: F401  (each module registers its
 )
 from cellucid.engine.sections.registry import section, writers
 
-LOG = logging.getLogger("cellucid.engine")
 # the sections an early-view run holds back until the manifests and identity exist
 _LATE = ("genes", "manifests", "identity")
 _EARLY_VIEW: ContextVar[bool] = ContextVar("cellucid_early_view", default=False)
@@ -48,13 +45,8 @@ def early_view() -> Iterator[None]:
 
 
 def _timed(context: RunContext, name: str, step: Callable[[RunContext], None]) -> None:
-    """Run one step; its wall time goes to ``results["timings"]`` and the engine's log."""
-    start = time.perf_counter()
-    step(context)
-    seconds = time.perf_counter() - start
-    timings = context.results.setdefault("timings", {})
-    timings[name] = timings.get(name, 0.0) + seconds
-    LOG.info("section %s: %.2f s", name, seconds)
+    with context.phase(name):
+        step(context)
 
 
 def run_sections(context: RunContext) -> None:

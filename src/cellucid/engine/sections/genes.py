@@ -46,7 +46,8 @@ def plan_gene_fields(ctx: RunContext) -> None:
     matrix, piece_cells = gridded_matrix(ctx)
     lo = hi = None
     if ctx.plan.settings.var_quantization is not None:
-        lo, hi = _ranges(ctx, matrix, piece_cells)
+        with ctx.phase("genes.ranges"):
+            lo, hi = _ranges(ctx, matrix, piece_cells)
     ctx.results["gene_work"] = (matrix, piece_cells, lo, hi)
     ctx.results["genes"] = [
         ctx.layout.gene_entry(
@@ -120,13 +121,17 @@ def _write_files(
             dense=dense,
         )
         grid = block_tasks(matrix, job)
-        flat = run_tasks(
-            [task for row in grid for task in row],
-            desc="genes: read, encode, compress",
-            progress=ctx.progress,
-        )
+        with ctx.phase("genes.blocks"):
+            flat = run_tasks(
+                [task for row in grid for task in row],
+                desc="genes: read, encode, compress",
+                progress=ctx.progress,
+            )
         width = len(grid[0])
         indexes = [flat[k * width : (k + 1) * width] for k in range(len(grid))]
-        run_tasks(assembly_tasks(indexes, job), desc="genes: write files", progress=ctx.progress)
+        with ctx.phase("genes.assembly"):
+            run_tasks(
+                assembly_tasks(indexes, job), desc="genes: write files", progress=ctx.progress
+            )
     finally:
         shutil.rmtree(spill, ignore_errors=True)
