@@ -17,8 +17,10 @@ from cellucid.checks import check_inputs
 from cellucid.engine.context import SPILL_DIRNAME
 from cellucid.engine.export import run_export
 from cellucid.engine.files import ExportWriteError, describe_os_error
+from cellucid.engine.lock import export_lock
 from cellucid.engine.obs_fields import CategoricalColumn
 from cellucid.engine.state import ExportRecord, fingerprint, leftover_temp_files, prepare_folder
+from cellucid.input_files import OutputPathError, check_out_dir
 from cellucid.plan import ExportPlan, Settings, make_plan
 from cellucid.report import Reporter, default_progress
 
@@ -74,6 +76,7 @@ def prepare(
 def export(values: dict[str, Any]) -> Path:
     """Run prepare() on its arguments given by name (checks, plan, then the engine)."""
     option_table.check_values(values)
+    check_out_dir(values["out_dir"])
     reporter = Reporter(values["quiet"])
     chunk_rows = int(values["chunk_size"] or DEFAULT_CHUNK_SIZE)
     inputs = check_inputs(values, chunk_rows)
@@ -85,7 +88,21 @@ def export(values: dict[str, Any]) -> Path:
         plan.files(),
         complete=False,
     )
-    resume = _prepare_target(target, record, set(plan.files()), values["force"])
+    _make_folder(target)
+    with export_lock(target):
+        resume = _prepare_target(target, record, set(plan.files()), values["force"])
+        return _run(plan, inputs, reporter, values, resume=resume, record=record)
+
+
+def _run(
+    plan: ExportPlan,
+    inputs: CheckedInputs,
+    reporter: Reporter,
+    values: dict[str, Any],
+    *,
+    resume: bool,
+    record: ExportRecord,
+) -> Path:
     if inputs.unknown_genes:
         reporter.say(
             f"⚠ Warning: {len(inputs.unknown_genes)} gene identifiers not found in var: "
@@ -156,11 +173,25 @@ def _fingerprint(inputs: CheckedInputs, plan: ExportPlan, values: dict[str, Any]
     return fingerprint(arrays, frames, plan.settings.record_dict() | extra)
 
 
-def _prepare_target(target: Path, record: ExportRecord, planned: set[str], force: bool) -> bool:
-    """Check what the folder holds, then clear what must go; returns whether to resume."""
-    resume, stale = prepare_folder(target, record, planned, force)
+def _make_folder(target: Path) -> None:
     try:
         target.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise OutputPathError(
+            f"Output folder {target} (or one of its parents) is an existing file, not a "
+            "folder: choose another out_dir or remove the file."
+        ) from None
+    except OSError as error:
+        raise ExportWriteError(error.errno, describe_os_error(error, target)) from error
+
+
+def _prepare_target(target: Path, record: ExportRecord, planned: set[str], force: bool) -> bool:
+    """Check what the folder holds, then clear what must go; returns whether to resume.
+
+    Runs under the folder's lock, so no other run changes it meanwhile.
+    """
+    resume, stale = prepare_folder(target, record, planned, force)
+    try:
         for temp in leftover_temp_files(target):
             temp.unlink()
         for relative in stale:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from cellucid.checked import CheckedInputs
-from cellucid.engine.files import write_binary
+from cellucid.engine.files import RUN_TOKEN, write_binary
 from cellucid.layouts import Layout, get_layout
 from cellucid.plan.types import ExportPlan
 from cellucid.report import Reporter
@@ -36,6 +37,11 @@ class RunContext:
     @property
     def out(self) -> Path:
         return self.plan.settings.out_dir
+
+    @property
+    def spill(self) -> Path:
+        """This run's scratch folder (inside the shared spill folder, unique per run)."""
+        return self.out / SPILL_DIRNAME / f"run-{os.getpid()}-{RUN_TOKEN}"
 
     @property
     def layout(self) -> Layout:

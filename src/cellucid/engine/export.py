@@ -22,7 +22,10 @@ def run_export(
     progress: bool,
     record: ExportRecord,
 ) -> Path:
-    """Write every file of ``plan``; the record says complete only at the very end."""
+    """Write every file of ``plan``; the record says complete only at the very end.
+
+    The caller holds the folder's lock, so the shared spill folder is this run's alone.
+    """
     out = plan.settings.out_dir
     for folder in plan.folders():
         (out / folder).mkdir(parents=True, exist_ok=True)
@@ -30,5 +33,6 @@ def run_export(
     # pieces of an interrupted run: never reused, their grid may not even match
     shutil.rmtree(out / SPILL_DIRNAME, ignore_errors=True)
     run_sections(RunContext(plan, inputs, reporter, resume=resume, progress=progress))
+    shutil.rmtree(out / SPILL_DIRNAME, ignore_errors=True)
     write_record(out, ExportRecord(record.fingerprint, record.settings, record.files, True))
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import secrets
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,9 @@ from cellucid.format.gzip_pieces import MemberAssembler, compress_piece
 # not depend on how the values were computed.
 PIECE_BYTES = 4 << 20
 TEMP_MARKER = ".part-"
+# Temporary and spill names carry the pid and a random token, so no two runs (even on
+# hosts sharing the folder, where pids repeat) ever write under the same name.
+RUN_TOKEN = secrets.token_hex(4)
 
 
 class ExportWriteError(OSError):
@@ -25,7 +29,7 @@ class ExportWriteError(OSError):
 
 def temp_path_for(path: Path) -> Path:
     """The hidden temporary name a file is written under before its rename."""
-    return path.with_name(f".{path.name}{TEMP_MARKER}{os.getpid()}")
+    return path.with_name(f".{path.name}{TEMP_MARKER}{os.getpid()}-{RUN_TOKEN}")
 
 
 def describe_os_error(error: OSError, folder: Path) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 from cellucid.engine.connectivity import summarize_edge_files, write_edges
-from cellucid.engine.context import SPILL_DIRNAME, RunContext
+from cellucid.engine.context import RunContext
 from cellucid.engine.sections.registry import section
 
 
@@ -19,7 +19,7 @@ def write_connectivity(ctx: RunContext) -> None:
     src, dst, weights = (ctx.out / r for r in relatives)
     kept = [ctx.keep(r, "connectivity") for r in relatives]
     ctx.reporter.flush_skips("connectivity", f"{edges.dirname}/")
-    spill = ctx.out / SPILL_DIRNAME
+    spill = ctx.spill
     try:
         summary = (
             summarize_edge_files(src, dst, edges.index_dtype, ctx.inputs.n_cells)

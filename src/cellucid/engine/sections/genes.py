@@ -12,7 +12,7 @@ from typing import Any
 import dask.array as da
 import numpy as np
 
-from cellucid.engine.context import SPILL_DIRNAME, RunContext
+from cellucid.engine.context import RunContext
 from cellucid.engine.genes import (
     GeneJob,
     assembly_tasks,
@@ -102,9 +102,9 @@ def _ranges(ctx: RunContext, matrix: da.Array, piece_cells: int) -> tuple[Any, A
 def _write_files(
     ctx: RunContext, matrix: da.Array, piece_cells: int, todo: np.ndarray, lo: Any, hi: Any
 ) -> None:
-    spill = ctx.out / SPILL_DIRNAME
+    spill = ctx.spill
     shutil.rmtree(spill, ignore_errors=True)
-    spill.mkdir()
+    spill.mkdir(parents=True)
     dense = not is_sparse_array(matrix)
     try:
         job = GeneJob(

@@ -1,0 +1,63 @@
+"""One writer per export folder: an exclusive lock held for the whole run.
+
+The lock is ``flock`` on a file inside the folder, so the kernel releases it when the
+process dies (a killed run never blocks a rerun). The file also holds a small JSON note
+of who holds it, for the message a second run gets.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+LOCK_NAME = ".cellucid-export.lock"
+
+
+class ExportLockedError(RuntimeError):
+    """Another run is writing into the same export folder."""
+
+
+def _holder_note(path: Path) -> str:
+    try:
+        note = json.loads(path.read_text(encoding="utf-8") or "{}")
+    except (OSError, ValueError):
+        return "another process"
+    started = note.get("started")
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)) if started else "?"
+    return f"process {note.get('pid', '?')} on host {note.get('host', '?')} (started {when})"
+
+
+@contextmanager
+def export_lock(out_dir: Path) -> Iterator[None]:
+    """Hold the exclusive lock of ``out_dir`` (created if needed) for the ``with`` block.
+
+    Raises
+    ------
+    ExportLockedError
+        At once, if another process holds the lock; the message names the holder.
+    """
+    path = out_dir / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ExportLockedError(
+                f"{out_dir} is being written by {_holder_note(path)}. Wait for that export "
+                "to finish (or stop it), or choose another out_dir; two exports into one "
+                "folder would mix their files."
+            ) from None
+        note = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(note).encode(), 0)
+        yield
+    finally:
+        # closing the descriptor releases the lock; the file stays (removing it would race
+        # with a run that opened it and waits to lock it)
+        os.close(fd)
