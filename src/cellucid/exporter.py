@@ -195,7 +195,9 @@ def _prepare_target(target: Path, record: ExportRecord, planned: set[str], force
         for temp in leftover_temp_files(target):
             temp.unlink()
         for relative in stale:
-            (target / relative).unlink(missing_ok=True)
+            path = target / relative
+            if path.is_file() or path.is_symlink():
+                path.unlink()
         if force:
             shutil.rmtree(target / SPILL_DIRNAME, ignore_errors=True)
     except OSError as error:

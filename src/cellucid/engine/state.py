@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
-from pathlib import Path
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import dask.array as da
@@ -20,6 +21,7 @@ import pandas as pd
 
 from cellucid.engine.files import TEMP_MARKER, write_text
 from cellucid.format.manifests import to_json
+from cellucid.plan.types import IDENTITY_NAME
 
 RECORD_NAME = ".cellucid-export.json"
 SAMPLE_COUNT = 16
@@ -33,6 +35,8 @@ class ExportRecord:
     settings: dict[str, Any]
     files: tuple[str, ...]
     complete: bool
+    #: checksums of the input blocks, by input name (see :mod:`cellucid.engine.checksums`)
+    checksums: dict[str, list[Any]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return to_json(
@@ -41,6 +45,7 @@ class ExportRecord:
                 "settings": self.settings,
                 "files": list(self.files),
                 "complete": self.complete,
+                "checksums": self.checksums,
             },
             indent=1,
         )
@@ -86,15 +91,88 @@ def fingerprint(
     return digest.hexdigest()
 
 
+class DamagedRecordError(ValueError):
+    """The export record cannot be read, or lists files this export could not own."""
+
+
+def _damaged(path: Path, what: str) -> DamagedRecordError:
+    return DamagedRecordError(
+        f"The export record {path} {what}, so it cannot be trusted and nothing was changed. "
+        "Rerun with --force (CLI) / force=True (Python) to rewrite the export (files the "
+        "record lists are then not removed), or choose a new out_dir."
+    )
+
+
 def read_record(out_dir: Path) -> ExportRecord | None:
-    """The record of the export in ``out_dir``, or None."""
+    """The record of the export in ``out_dir``, or None.
+
+    Raises
+    ------
+    DamagedRecordError
+        If the record exists but is not a well-formed record.
+    """
     path = out_dir / RECORD_NAME
     if not path.exists():
         return None
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return ExportRecord(
-        data["fingerprint"], data["settings"], tuple(data["files"]), data["complete"]
-    )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        record = ExportRecord(
+            str(data["fingerprint"]),
+            dict(data["settings"]),
+            tuple(data["files"]),
+            bool(data["complete"]),
+            {str(k): list(v) for k, v in data.get("checksums", {}).items()},
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise _damaged(path, f"is damaged or unreadable ({type(error).__name__})") from None
+    if not all(isinstance(f, str) for f in record.files):
+        raise _damaged(path, "lists files that are not names")
+    return record
+
+
+_POINTS_FILE = re.compile(r"points_[1-3]d\.bin(\.gz)?")
+_NAME_SETTINGS = ("obs", "var", "connectivity")
+
+
+def _could_own(relative: str, old: ExportRecord, planned: set[str]) -> bool:
+    """Whether an export could have written ``relative``: a plain path in a known place."""
+    if relative in planned:
+        return True
+    path = PurePosixPath(relative)
+    parts = path.parts
+    if path.is_absolute() or "\\" in relative or not 1 <= len(parts) <= 2:
+        return False
+    if any(p in ("", ".", "..") or p.startswith(".") for p in parts):
+        return False
+    names = old.settings
+    if len(parts) == 1:
+        manifests = {names.get(f"{n}_manifest_filename") for n in _NAME_SETTINGS}
+        return bool(_POINTS_FILE.fullmatch(relative)) or relative in manifests | {IDENTITY_NAME}
+    folders = {names.get(f"{n}_binary_dirname") for n in _NAME_SETTINGS} | {"vectors"}
+    return parts[0] in folders
+
+
+def check_record_files(out_dir: Path, old: ExportRecord, planned: set[str]) -> None:
+    """Refuse a record listing a file outside ``out_dir`` or one no export writes.
+
+    Raises
+    ------
+    DamagedRecordError
+        Naming the first such file; nothing has been removed.
+    """
+    root = out_dir.resolve()
+    for relative in old.files:
+        inside = _could_own(relative, old, planned)
+        # a folder replaced by a symlink would lead a removal elsewhere
+        if inside and not (out_dir / relative).parent.resolve().is_relative_to(root):
+            inside = False
+        if not inside:
+            raise DamagedRecordError(
+                f"The export record {out_dir / RECORD_NAME} lists {relative!r}, which is not a "
+                f"file an export writes inside {out_dir}; the record was edited or damaged, so "
+                "nothing was removed. Delete the record file by hand if the folder is yours, "
+                "then rerun with force=True (--force), or choose a new out_dir."
+            )
 
 
 def write_record(out_dir: Path, record: ExportRecord) -> None:
@@ -122,7 +200,14 @@ def prepare_folder(
     ExportMismatchError
         If the folder holds another export (or files in the way) and ``force`` is False.
     """
-    old = read_record(out_dir)
+    try:
+        old = read_record(out_dir)
+    except DamagedRecordError:
+        if not force:
+            raise
+        old = None  # force: overwrite what this export writes, remove nothing else
+    if old is not None:
+        check_record_files(out_dir, old, planned)
     if old is None:
         in_the_way = sorted(p for p in planned if (out_dir / p).exists())
         if in_the_way and not force:
