@@ -171,8 +171,26 @@ def _parse_int(text: str) -> int:
         raise ValueError(f"must be a whole number, got {text!r}") from None
 
 
+#: longest file or folder name most file systems take (bytes of UTF-8)
+NAME_MAX_BYTES = 255
+
+
+def _file_name(value: Any) -> str | None:
+    """A single, plain path component: never a path, never hidden, never too long."""
+    problem = _text(value)
+    if problem is not None:
+        return problem
+    if "/" in value or "\\" in value or "\0" in value:
+        return f"must be a single file or folder name without '/' or '\\', got {value!r}"
+    if value in (".", "..") or value.startswith("."):
+        return f"must not be '.', '..' or a hidden name starting with '.', got {value!r}"
+    if len(value.encode("utf-8")) > NAME_MAX_BYTES:
+        return f"is longer than the file system allows ({NAME_MAX_BYTES} bytes): {value[:40]!r}..."
+    return None
+
+
 def _name_option(name: str, default: str, what: str) -> Option:
-    return Option(name, default, what, check=_text, metavar="NAME", group="names")
+    return Option(name, default, what, check=_file_name, metavar="NAME", group="names")
 
 
 def _metadata(name: str, what: str) -> Option:
@@ -331,7 +349,48 @@ def check_values(values: dict[str, Any]) -> None:
         problem = option.check(value)
         if problem is not None:
             raise ValueError(f"{name} {problem}.")
+    check_distinct_names(values)
 
+
+#: names the export always uses at the top of its folder (see plan/, engine/)
+FIXED_NAMES = (
+    "vectors",
+    "dataset_identity.json",
+    ".cellucid-export.json",
+    ".cellucid-export.lock",
+    ".cellucid-spill",
+)
+NAME_OPTIONS = tuple(o.name for o in OPTIONS if o.group == "names")
+
+
+def _is_fixed(name: str) -> bool:
+    return name in FIXED_NAMES or name.startswith("points_")
+
+
+def check_distinct_names(values: dict[str, Any]) -> None:
+    """The folder and manifest names are distinct from each other and from fixed names.
+
+    Raises
+    ------
+    ValueError
+        Naming the two options (or the option and the fixed name) that clash.
+    """
+    seen: dict[str, str] = {}
+    for name in NAME_OPTIONS:
+        value = values.get(name)
+        if not isinstance(value, str):
+            continue
+        if _is_fixed(value):
+            raise ValueError(
+                f"{name}={value!r} is a name the export uses itself (points_*, "
+                f"{', '.join(FIXED_NAMES)}); choose another name."
+            )
+        other = seen.setdefault(value, name)
+        if other != name:
+            raise ValueError(
+                f"{other} and {name} are both {value!r}: the export would put two kinds of "
+                "files in one place. Give each a different name."
+            )
 
 def front_door_values(given: dict[str, Any]) -> dict[str, Any]:
     """Every option with our front doors' defaults, overridden by ``given``."""
