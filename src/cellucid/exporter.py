@@ -14,6 +14,7 @@ import pandas as pd
 from cellucid import options as option_table
 from cellucid.checked import CheckedInputs
 from cellucid.checks import check_inputs
+from cellucid.engine.checksums import input_checksums
 from cellucid.engine.context import SPILL_DIRNAME
 from cellucid.engine.export import run_export
 from cellucid.engine.files import ExportWriteError, describe_os_error
@@ -87,6 +88,7 @@ def export(values: dict[str, Any]) -> Path:
         plan.settings.record_dict(),
         plan.files(),
         complete=False,
+        checksums=input_checksums(inputs),
     )
     _make_folder(target)
     with export_lock(target):

@@ -392,6 +392,7 @@ def check_distinct_names(values: dict[str, Any]) -> None:
                 "files in one place. Give each a different name."
             )
 
+
 def front_door_values(given: dict[str, Any]) -> dict[str, Any]:
     """Every option with our front doors' defaults, overridden by ``given``."""
     return {o.name: given.get(o.name, o.our_default) for o in OPTIONS} | given

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -34,5 +35,5 @@ def run_export(
     shutil.rmtree(out / SPILL_DIRNAME, ignore_errors=True)
     run_sections(RunContext(plan, inputs, reporter, resume=resume, progress=progress))
     shutil.rmtree(out / SPILL_DIRNAME, ignore_errors=True)
-    write_record(out, ExportRecord(record.fingerprint, record.settings, record.files, True))
+    write_record(out, dataclasses.replace(record, complete=True))
     return out

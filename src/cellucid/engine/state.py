@@ -19,6 +19,7 @@ import dask.array as da
 import numpy as np
 import pandas as pd
 
+from cellucid.engine.checksums import describe_changes
 from cellucid.engine.files import TEMP_MARKER, write_text
 from cellucid.format.manifests import to_json
 from cellucid.plan.types import IDENTITY_NAME
@@ -36,7 +37,7 @@ class ExportRecord:
     files: tuple[str, ...]
     complete: bool
     #: checksums of the input blocks, by input name (see :mod:`cellucid.engine.checksums`)
-    checksums: dict[str, list[Any]] = field(default_factory=dict)
+    checksums: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return to_json(
@@ -121,7 +122,7 @@ def read_record(out_dir: Path) -> ExportRecord | None:
             dict(data["settings"]),
             tuple(data["files"]),
             bool(data["complete"]),
-            {str(k): list(v) for k, v in data.get("checksums", {}).items()},
+            {str(k): dict(v) for k, v in data.get("checksums", {}).items()},
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise _damaged(path, f"is damaged or unreadable ({type(error).__name__})") from None
@@ -230,4 +231,11 @@ def prepare_folder(
         )
     if force:
         return False, sorted(set(old.files) - planned)
+    changed = describe_changes(old.checksums, new.checksums)
+    if changed:
+        raise ExportMismatchError(
+            f"{out_dir} holds an unfinished or earlier export of inputs that have changed "
+            f"since ({changed}); its files cannot be mixed with the new ones. Use force=True "
+            "(--force) to rewrite the export, or choose a new out_dir."
+        )
     return True, []
