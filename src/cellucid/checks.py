@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 
 from cellucid.checked import CheckedInputs
-from cellucid.engine.embeddings import first_non_finite_row
 from cellucid.engine.graph_scan import scan_graph
 from cellucid.engine.inputs import as_cell_chunked
 from cellucid.engine.obs_fields import (
@@ -27,6 +26,7 @@ from cellucid.engine.obs_fields import (
 from cellucid.format.manifests import MAX_CONNECTIVITY_WORKING_BYTES as MAX_GRAPH_BYTES
 from cellucid.format.manifests import connectivity_working_bytes
 from cellucid.plan.build import edge_index_dtype
+from cellucid.value_checks import require_distinct_text, require_finite, require_list, require_real
 
 VECTOR_SUFFIXES = {f"_{d}d": d for d in (1, 2, 3)}
 
@@ -50,6 +50,7 @@ def check_embeddings(
     n_cells: int | None = None
     for d in sorted(given):
         x = as_cell_chunked(given[d], chunk_rows)
+        require_real(f"X_umap_{d}d", x)
         if x.ndim != 2 or x.shape[1] != d:
             raise ValueError(f"X_umap_{d}d must have shape (n_cells, {d}), got shape {x.shape}.")
         if n_cells is None:
@@ -60,14 +61,13 @@ def check_embeddings(
                 f"The first embedding has {n_cells} cells, but X_umap_{d}d has {x.shape[0]}."
             )
         arrays[d] = x
+    if not n_cells:
+        raise ValueError(
+            "The embeddings have 0 cells: there is nothing to export. Pass arrays with at "
+            "least one row (did a filter remove every cell?)."
+        )
     for d, x in arrays.items():
-        bad = first_non_finite_row(x)
-        if bad is not None:
-            raise ValueError(
-                f"X_umap_{d}d holds NaN or Inf values (first at row {bad}); every embedding "
-                "coordinate must be finite. Remove or fix those cells first."
-            )
-    assert n_cells is not None
+        require_finite(f"X_umap_{d}d", x)
     return n_cells, arrays
 
 
@@ -83,6 +83,8 @@ def check_latent(latent_space: Any, n_cells: int, chunk_rows: int) -> da.Array:
             f"latent_space must have shape (n_cells, n_dims) with {n_cells} rows, "
             f"got shape {latent.shape}."
         )
+    require_real("latent_space", latent)
+    require_finite("latent_space", latent)
     return latent
 
 
@@ -99,6 +101,7 @@ def check_obs(
     available = obs_keys_of(obs)
     if obs_length(obs) != n_cells:
         raise ValueError(f"obs has {obs_length(obs)} rows, but embeddings have {n_cells} cells.")
+    require_list("obs_keys", obs_keys)
     keys = list(available) if obs_keys is None else list(obs_keys)
     missing = [k for k in keys if k not in available]
     if missing:
@@ -107,6 +110,7 @@ def check_obs(
         )
     if len(set(keys)) != len(keys):
         raise ValueError(f"obs_keys lists a column more than once: {keys}.")
+    require_distinct_text("obs columns", keys)
     columns: list[CategoricalColumn | ContinuousColumn] = []
     dtypes: dict[str, str] = {}
     table: dict[str, Any] = {}
@@ -139,6 +143,8 @@ def check_genes(
     if var is None:
         raise ValueError("var is required if gene_expression is provided")
     matrix = as_cell_chunked(gene_expression, chunk_rows)
+    require_real("gene_expression", matrix)
+    require_list("gene_identifiers", gene_identifiers)
     if matrix.ndim != 2 or matrix.shape[0] != n_cells:
         raise ValueError(
             f"gene_expression must have shape (n_cells, n_genes) with {n_cells} rows, "
@@ -181,6 +187,7 @@ def check_genes(
 def check_connectivities(connectivities: Any, n_cells: int, chunk_rows: int) -> da.Array:
     """The connectivity matrix as a dask array of n × n."""
     matrix = as_cell_chunked(connectivities, chunk_rows)
+    require_real("connectivities", matrix)
     if matrix.shape != (n_cells, n_cells):
         raise ValueError(
             f"connectivities must be a square matrix of {n_cells} × {n_cells} cells, "
@@ -229,6 +236,8 @@ def check_vector_fields(
             raise ValueError(
                 f"Vector field '{name}' has {x.shape[0]} rows, but embeddings have {n_cells} cells."
             )
+        require_real(f"vector_fields[{name!r}]", x)
+        require_finite(f"vector_fields[{name!r}]", x)
         name = str(name)
         suffix_dim = next((d for s, d in VECTOR_SUFFIXES.items() if name.endswith(s)), None)
         if suffix_dim is not None:

@@ -21,7 +21,7 @@ from cellucid.engine.files import ExportWriteError, describe_os_error
 from cellucid.engine.lock import export_lock
 from cellucid.engine.obs_fields import CategoricalColumn
 from cellucid.engine.state import ExportRecord, fingerprint, leftover_temp_files, prepare_folder
-from cellucid.input_files import OutputPathError, check_out_dir
+from cellucid.input_files import OutputPathError, check_name_lengths, check_out_dir
 from cellucid.plan import ExportPlan, Settings, make_plan
 from cellucid.report import Reporter, default_progress
 
@@ -83,6 +83,7 @@ def export(values: dict[str, Any]) -> Path:
     inputs = check_inputs(values, chunk_rows)
     target = Path(values["out_dir"]) if values["out_dir"] is not None else Path.cwd() / "exports"
     plan = make_plan(inputs.summary(), settings_from(values, target))
+    check_name_lengths(target, plan.files())
     record = ExportRecord(
         _fingerprint(inputs, plan, values),
         plan.settings.record_dict(),

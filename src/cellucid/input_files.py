@@ -6,6 +6,8 @@ Zarr traceback; the checks run before anything is written.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -123,3 +125,37 @@ def check_anndata_root(root: Any, path: Path, kind: str) -> None:
             f"{path} is {what} but not an AnnData (no {' or '.join(missing)} at its root): "
             "pass a file written by anndata (adata.write_h5ad / adata.write_zarr)."
         )
+
+
+# what a temporary name adds to a file name: "." + ".part-" + pid + "-" + 8 hex digits
+TEMP_NAME_EXTRA = 1 + 6 + 10 + 1 + 8
+
+
+def name_limit(out_dir: Path) -> int:
+    """The longest file name the file system of ``out_dir`` (or its nearest parent) takes."""
+    probe = out_dir.absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        return int(os.pathconf(probe, "PC_NAME_MAX"))
+    except (OSError, ValueError):
+        return 255
+
+
+def check_name_lengths(out_dir: Path, relatives: Iterable[str]) -> None:
+    """Refuse export files whose names the file system cannot hold.
+
+    Raises
+    ------
+    ValueError
+        Naming the first such file and the limit.
+    """
+    limit = name_limit(out_dir) - TEMP_NAME_EXTRA
+    for relative in relatives:
+        name = relative.rsplit("/", 1)[-1]
+        if len(name.encode("utf-8")) > limit:
+            raise ValueError(
+                f"The export file name {name[:60]!r}... is {len(name.encode('utf-8'))} bytes "
+                f"long; the file system of {out_dir} takes names up to {limit} bytes here. "
+                "Shorten that obs key, gene id or vector field name, or use layout='index'."
+            )

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from cellucid.engine.files import ExportWriteError, describe_os_error
+
 LOCK_NAME = ".cellucid-export.lock"
 
 
@@ -43,7 +45,10 @@ def export_lock(out_dir: Path) -> Iterator[None]:
         At once, if another process holds the lock; the message names the holder.
     """
     path = out_dir / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise ExportWriteError(error.errno, describe_os_error(error, out_dir)) from error
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
