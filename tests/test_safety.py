@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from cellucid import prepare
-from cellucid.engine.lock import LOCK_NAME
+from cellucid import make_demo_anndata, prepare
+from cellucid.engine.lock import LOCK_NAME, export_lock
 from cellucid.engine.state import RECORD_NAME, DamagedRecordError, ExportMismatchError, sample_rows
 
 from .test_anndata_inputs import tree_digest
@@ -204,3 +204,47 @@ def test_bad_names_are_refused_before_writing(tmp_path, option, value, fragment)
             **{option: value},
         )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_reports_the_holder_and_a_damaged_record_in_one_line(tmp_path):
+    atlas = tmp_path / "atlas.h5ad"
+    make_demo_anndata(n_cells=300, n_genes=20).write_h5ad(atlas)
+    out = tmp_path / "export"
+    out.mkdir()
+    command = [sys.executable, "-m", "cellucid", "prepare", str(atlas), str(out), "-q"]
+    env = dict(os.environ, PYTHONPATH=SRC)
+    with export_lock(out):
+        held = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert held.returncode == 1
+    assert held.stderr.startswith(f"cellucid prepare: error: {out} is being written by process")
+    assert len(held.stderr.strip().splitlines()) == 1
+    assert not (out / RECORD_NAME).exists()
+    (out / RECORD_NAME).write_text("not json")
+    damaged = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert damaged.returncode == 1
+    assert "is damaged or unreadable" in damaged.stderr and "--force" in damaged.stderr
+    assert subprocess.run([*command, "--force"], env=env, timeout=120).returncode == 0
+
+
+def test_disk_full_in_a_spill_file_names_the_folder(tmp_path, monkeypatch):
+    import errno
+
+    import cellucid.engine.genes as genes
+
+    def full(path, mode="r", *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(genes, "open", full, raising=False)
+    rng = np.random.default_rng(0)
+    out = tmp_path / "export"
+    with pytest.raises(OSError) as caught:
+        prepare(
+            latent_space=rng.normal(size=(50, 3)),
+            X_umap_2d=rng.normal(size=(50, 2)),
+            gene_expression=sp.random(50, 8, density=0.3, format="csr", random_state=0),
+            var=__import__("pandas").DataFrame(index=[f"g{i}" for i in range(8)]),
+            out_dir=out,
+            quiet=True,
+        )
+    assert type(caught.value).__name__ == "ExportWriteError"
+    assert f"No space left on the device while writing the export in {out}" in str(caught.value)

@@ -77,6 +77,7 @@ def export_options(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     """Run the export; errors are one line on stderr and exit code 1."""
     from cellucid.anndata_input import prepare_anndata
+    from cellucid.engine.lock import ExportLockedError
 
     try:
         prepare_anndata(args.input, args.out_dir, **export_options(args))
@@ -87,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         TypeError,
         NotImplementedError,
         OSError,
+        ExportLockedError,
     ) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"cellucid prepare: error: {message}", file=sys.stderr)

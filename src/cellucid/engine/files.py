@@ -34,7 +34,7 @@ def temp_path_for(path: Path) -> Path:
 
 def describe_os_error(error: OSError, folder: Path) -> str:
     """A message that names the folder and says what to do."""
-    if error.errno == errno.ENOSPC:
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
         return (
             f"No space left on the device while writing the export in {folder}. Free some "
             "space or choose another out_dir, then run again: complete files are kept."
