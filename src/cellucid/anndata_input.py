@@ -5,12 +5,11 @@ tables), while X, layers, obsm and obsp arrays become lazy readers that the engi
 streams (see :mod:`cellucid.engine.store_arrays`). The usual keys map to prepare():
 embeddings from ``obsm["X_umap"]`` (by width) and ``obsm["X_umap_<d>d"]``, the latent
 space from ``X_pca`` / ``X_scvi``, ``obsp["connectivities"]``, and vector fields from
-obsm keys ``<field>_umap`` / ``<field>_umap_<d>d``.
+obsm keys ``<field>_umap`` / ``<field>_umap_<d>d`` (see :mod:`cellucid.embedding_choice`).
 """
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,12 +18,11 @@ from typing import Any
 
 import pandas as pd
 
+from cellucid.embedding_choice import choose_embedding_keys, choose_vector_fields
 from cellucid.options import front_door_values
-from cellucid.report import Reporter
+from cellucid.report import Reporter, count
 
 LATENT_PREFERENCE = ("X_pca", "X_scvi")
-_VECTOR_KEY = re.compile(r"^(?P<field>.+_umap)(?:_(?P<dim>[123])d)?$")
-_EXPLICIT_UMAP = re.compile(r"^X_umap_(?P<dim>[123])d$")
 
 
 @dataclass(frozen=True)
@@ -70,7 +68,7 @@ def _load_anndata(adata: Any) -> AnnDataParts:
         layers=dict(adata.layers),
         obsm=dict(adata.obsm),
         obsp=dict(adata.obsp),
-        description="AnnData in memory" + (" (backed)" if adata.isbacked else ""),
+        description=f"backed AnnData {adata.filename}" if adata.isbacked else "AnnData in memory",
     )
 
 
@@ -155,39 +153,6 @@ def load_parts(source: Any) -> AnnDataParts:
     )
 
 
-def _width(x: Any) -> int:
-    shape = getattr(x, "shape", None)
-    return 1 if shape is None or len(shape) == 1 else int(shape[1])
-
-
-def map_embeddings(obsm: Mapping[str, Any], extra_keys: Sequence[str]) -> dict[int, str]:
-    """obsm key of the embedding used for each dimension (explicit ``X_umap_<d>d`` wins)."""
-    chosen: dict[int, str] = {}
-    for key in ["X_umap", *extra_keys]:
-        if key not in obsm:
-            if key != "X_umap":
-                raise KeyError(f"obsm has no key '{key}'. Available obsm keys: {sorted(obsm)}")
-            continue
-        width = _width(obsm[key])
-        if width not in (1, 2, 3):
-            raise ValueError(f"obsm['{key}'] has {width} columns; embeddings need 1, 2 or 3.")
-        chosen[width] = key
-    for key in obsm:
-        match = _EXPLICIT_UMAP.match(key)
-        if match:
-            chosen[int(match["dim"])] = key
-    return chosen
-
-
-def map_vector_fields(obsm: Mapping[str, Any]) -> dict[str, Any]:
-    """obsm entries named ``<field>_umap`` or ``<field>_umap_<d>d`` (not the embeddings)."""
-    return {
-        key: obsm[key]
-        for key in sorted(obsm)
-        if not key.startswith("X_umap") and _VECTOR_KEY.match(key)
-    }
-
-
 def choose_latent(obsm: Mapping[str, Any], requested: str | None, fallback: str) -> str:
     """The obsm key of the latent space: the requested one, X_pca, X_scvi, else the embedding."""
     if requested is not None:
@@ -203,10 +168,15 @@ def choose_latent(obsm: Mapping[str, Any], requested: str | None, fallback: str)
 
 
 def choose_embeddings(
-    parts: AnnDataParts, embedding_keys: Sequence[str], latent_key: str | None, reporter: Reporter
+    parts: AnnDataParts,
+    embedding_keys: Sequence[str],
+    latent_key: str | None,
+    reporter: Reporter,
+    explicit: Mapping[int, str] | None = None,
 ) -> tuple[dict[int, str], str]:
     """obsm keys of the embedding per dimension and of the latent space, said in one line."""
-    embeddings = map_embeddings(parts.obsm, embedding_keys)
+    choice = choose_embedding_keys(parts.obsm, embedding_keys, explicit)
+    embeddings = choice.keys
     if not embeddings:
         raise ValueError(
             "No embedding found: obsm has no X_umap, X_umap_1d, X_umap_2d or X_umap_3d. "
@@ -214,7 +184,8 @@ def choose_embeddings(
         )
     latent = choose_latent(parts.obsm, latent_key, embeddings[max(embeddings)])
     reporter.say(
-        f"Reading {parts.description}: {len(parts.obs):,} cells × {len(parts.var):,} genes"
+        f"Reading {parts.description}: {count(len(parts.obs), 'cell')} × "
+        f"{count(len(parts.var), 'gene')}"
     )
     for note in parts.notes:
         reporter.say(f"  {note}")
@@ -223,6 +194,8 @@ def choose_embeddings(
         + ", ".join(f"{d}D from obsm['{k}']" for d, k in sorted(embeddings.items()))
         + f"; latent space: obsm['{latent}']"
     )
+    for warning in choice.warnings:
+        reporter.say(f"  ⚠ {warning}")
     return embeddings, latent
 
 
@@ -252,11 +225,24 @@ def read_gene_list(path: str | Path) -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
+def _vectors(
+    parts: AnnDataParts,
+    embeddings: Mapping[int, str],
+    vector_keys: Mapping[str, str] | None,
+    reporter: Reporter,
+) -> dict[str, Any]:
+    vectors, skipped = choose_vector_fields(parts.obsm, embeddings, vector_keys)
+    for line in skipped:
+        reporter.say(f"  ⚠ {line}")
+    return vectors
+
+
 def prepare_anndata(
     adata: Any,
     out_dir: str | Path | None = None,
     *,
     embedding_keys: Sequence[str] = (),
+    embeddings: Mapping[int, str] | None = None,
     latent_key: str | None = None,
     connectivities_key: str | None = "connectivities",
     layer: str | None = None,
@@ -265,6 +251,7 @@ def prepare_anndata(
     genes_file: str | Path | None = None,
     include_genes: bool = True,
     include_vector_fields: bool = True,
+    vector_keys: Mapping[str, str] | None = None,
     quiet: bool = False,
     **options: Any,
 ) -> Path:
@@ -278,8 +265,11 @@ def prepare_anndata(
     out_dir
         Output folder (default ``exports`` under the current directory).
     embedding_keys
-        Other obsm keys to export as embeddings by their width (e.g. ``["X_tsne"]``),
-        besides ``X_umap`` and ``X_umap_<d>d``.
+        Other obsm keys to export as embeddings by their width (e.g. ``["X_tsne"]``); one
+        replaces the UMAP of its width, with a warning.
+    embeddings
+        The obsm key of the embedding of each dimension, e.g. ``{2: "X_tsne"}``; this
+        always wins (see :mod:`cellucid.embedding_choice` for the whole rule).
     latent_key
         obsm key of the latent space; default ``X_pca``, then ``X_scvi``, else the
         highest-dimensional embedding (a message says which was used).
@@ -294,7 +284,11 @@ def prepare_anndata(
     include_genes
         ``False`` exports no gene expression.
     include_vector_fields
-        Export obsm ``<field>_umap`` / ``<field>_umap_<d>d`` entries as vector fields.
+        Export obsm ``<field>_umap`` / ``<field>_umap_<d>d`` entries as vector fields, for
+        the dimensions whose embedding is a UMAP (others are skipped with a message).
+    vector_keys
+        Other obsm entries to export as vector fields, by field name, e.g.
+        ``{"velocity_tsne": "velocity_umap_2d"}`` when the 2D embedding is a tSNE.
     quiet
         Print nothing.
     **options
@@ -311,23 +305,22 @@ def prepare_anndata(
     from cellucid.input_files import check_out_dir
 
     check_out_dir(out_dir)
-    parts = load_parts(adata)
-    embeddings, latent = choose_embeddings(parts, embedding_keys, latent_key, Reporter(quiet))
+    parts, reporter = load_parts(adata), Reporter(quiet)
+    chosen, latent = choose_embeddings(parts, embedding_keys, latent_key, reporter, embeddings)
     matrix = choose_matrix(parts, layer) if include_genes else None
     if genes_file is not None:
         gene_identifiers = read_gene_list(genes_file)
-    graph = choose_graph(parts, connectivities_key)
-    vectors = map_vector_fields(parts.obsm) if include_vector_fields else {}
+    vectors = _vectors(parts, chosen, vector_keys, reporter) if include_vector_fields else {}
     return prepare(
         latent_space=parts.obsm[latent],
         obs=parts.obs,
         var=parts.var if matrix is not None else None,
         gene_expression=matrix,
         gene_identifiers=gene_identifiers,
-        connectivities=graph,
+        connectivities=choose_graph(parts, connectivities_key),
         out_dir=out_dir,
         obs_keys=obs_keys,
         vector_fields=vectors or None,
-        **{f"X_umap_{d}d": parts.obsm[k] for d, k in embeddings.items()},
+        **{f"X_umap_{d}d": parts.obsm[k] for d, k in chosen.items()},
         **front_door_values(options | {"quiet": quiet}),
     )

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from cellucid import __version__, commands
+from cellucid.report import cli_terms
 
 
 class _OneLineErrorParser(argparse.ArgumentParser):
@@ -50,7 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    with cli_terms():
+        try:
+            return int(args.func(args) or 0)
+        except KeyboardInterrupt:
+            # the command already said what was left behind; 130 is the shell's Ctrl+C code
+            return 130
 
 
 if __name__ == "__main__":

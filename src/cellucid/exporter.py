@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import sys
+import time
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from pathlib import Path
@@ -20,10 +22,23 @@ from cellucid.engine.export import run_export
 from cellucid.engine.files import ExportWriteError, describe_os_error
 from cellucid.engine.lock import export_lock
 from cellucid.engine.obs_fields import CategoricalColumn
-from cellucid.engine.state import ExportRecord, fingerprint, leftover_temp_files, prepare_folder
+from cellucid.engine.state import (
+    ExportMismatchError,
+    ExportRecord,
+    fingerprint,
+    leftover_temp_files,
+    prepare_folder,
+)
 from cellucid.input_files import OutputPathError, check_name_lengths, check_out_dir
 from cellucid.plan import ExportPlan, Settings, make_plan
-from cellucid.report import Reporter, default_progress
+from cellucid.report import (
+    Reporter,
+    count,
+    default_progress,
+    in_callers_terms,
+    interrupted_line,
+    size,
+)
 
 #: rows per dask chunk for reductions and per-cell work when none is given
 DEFAULT_CHUNK_SIZE = 65536
@@ -81,6 +96,7 @@ def export(values: dict[str, Any]) -> Path:
     reporter = Reporter(values["quiet"])
     chunk_rows = int(values["chunk_size"] or DEFAULT_CHUNK_SIZE)
     inputs = check_inputs(values, chunk_rows)
+    _check_requested_genes(inputs, values, reporter)
     target = Path(values["out_dir"]) if values["out_dir"] is not None else Path.cwd() / "exports"
     plan = make_plan(inputs.summary(), settings_from(values, target))
     check_name_lengths(target, plan.files())
@@ -93,7 +109,10 @@ def export(values: dict[str, Any]) -> Path:
     )
     _make_folder(target)
     with export_lock(target):
-        resume = _prepare_target(target, record, set(plan.files()), values["force"])
+        try:
+            resume = _prepare_target(target, record, set(plan.files()), values["force"])
+        except ExportMismatchError as error:
+            raise ExportMismatchError(in_callers_terms(str(error))) from None
         return _run(plan, inputs, reporter, values, resume=resume, record=record)
 
 
@@ -106,18 +125,60 @@ def _run(
     resume: bool,
     record: ExportRecord,
 ) -> Path:
-    if inputs.unknown_genes:
-        reporter.say(
-            f"⚠ Warning: {len(inputs.unknown_genes)} gene identifiers not found in var: "
-            f"{list(inputs.unknown_genes[:5])}..."
-        )
+    target = plan.settings.out_dir
     progress = (
         default_progress(values["quiet"]) if values["progress"] is None else values["progress"]
     )
     scheduler = values["scheduler"]
-    # a named scheduler applies to every dask computation of the run
-    with dask.config.set(scheduler=scheduler) if scheduler else nullcontext():
-        return run_export(plan, inputs, reporter, resume=resume, progress=progress, record=record)
+    started = time.perf_counter()
+    try:
+        # a named scheduler applies to every dask computation of the run
+        with dask.config.set(scheduler=scheduler) if scheduler else nullcontext():
+            out = run_export(
+                plan, inputs, reporter, resume=resume, progress=progress, record=record
+            )
+    except KeyboardInterrupt:
+        print(interrupted_line(target), file=sys.stderr, flush=True)
+        raise
+    reporter.say(summary_line(plan, inputs, time.perf_counter() - started))
+    return out
+
+
+def _check_requested_genes(
+    inputs: CheckedInputs, values: dict[str, Any], reporter: Reporter
+) -> None:
+    """No requested gene in var is an error; some missing is a warning naming a few."""
+    unknown = list(inputs.unknown_genes)
+    if not unknown:
+        return
+    requested = len(unknown) + len(inputs.gene_ids)
+    examples = ", ".join(repr(g) for g in unknown[:3]) + (", ..." if len(unknown) > 3 else "")
+    if not len(inputs.gene_ids):
+        var = values["var"]
+        hint = ""
+        if var is not None and len(var):
+            column = values["var_gene_id_column"]
+            ids = var.index if column == "index" else var[column]
+            hint = "; var ids look like " + ", ".join(repr(str(g)) for g in list(ids[:3]))
+        raise ValueError(
+            f"none of the {count(requested, 'requested gene')} are in var (e.g. {examples}){hint}."
+        )
+    reporter.say(
+        f"⚠ Warning: {len(unknown):,} of the {count(requested, 'requested gene')} "
+        f"are not in var and are skipped: {examples}"
+    )
+
+
+def summary_line(plan: ExportPlan, inputs: CheckedInputs, seconds: float) -> str:
+    """The last line of an export: what was written, how big, how long, where."""
+    files = [plan.settings.out_dir / f for f in plan.files()]
+    n_bytes = sum(f.stat().st_size for f in files if f.exists())
+    n_genes = len(plan.genes.ids) if plan.genes is not None else 0
+    return (
+        f"✓ Exported {count(inputs.n_cells, 'cell')} × {count(n_genes, 'gene')} "
+        f"({count(len(files), 'file')}, {size(n_bytes)}) in {seconds:.1f} s "
+        f"to {plan.settings.out_dir}"
+    )
 
 
 def settings_from(values: dict[str, Any], target: Path) -> Settings:
@@ -219,7 +280,8 @@ var
 gene_expression
     (n_cells, n_genes) expression matrix.
 gene_identifiers
-    Genes to export, in this order; unknown ids are dropped with a warning.
+    Genes to export, in this order; unknown ids are dropped with a warning (none found
+    is an error).
 connectivities
     (n_cells, n_cells) KNN graph (``obsp["connectivities"]``).
 out_dir

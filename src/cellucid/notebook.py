@@ -184,6 +184,11 @@ def show(
         ``set_color_by``, ``set_visibility``, ``reset_view``, ``send_message``) and
         ``stop()``.
     """
+    if not isinstance(data_dir, (str, Path)) or Path(data_dir).suffix in (".h5ad", ".zarr"):
+        raise TypeError(
+            "show() takes an export folder; for an AnnData or a .h5ad file use "
+            "cellucid.show_anndata(...), or `cellucid serve atlas.h5ad` in a shell"
+        )
     server = CellucidServer(
         data_dir, port=0, host=host, quiet=True, allowed_hosts=allowed_hosts
     ).start()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from cellucid import options as option_table
+from cellucid.commands import EXPORT_ERRORS, print_error
 
 
 def add_parser(subparsers: Any) -> None:
@@ -38,6 +38,22 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
         metavar="KEY",
         help="another obsm key to export as an embedding (repeatable)",
     )
+    for dim in (1, 2, 3):
+        g.add_argument(
+            f"--embedding-{dim}d",
+            metavar="KEY",
+            help=f"obsm key of the {dim}D embedding; always wins over --embedding and X_umap",
+        )
+    g.add_argument(
+        "--vector-field",
+        dest="vector_keys",
+        action="append",
+        default=[],
+        type=_key_and_name,
+        metavar="KEY=NAME",
+        help="export obsm KEY as vector field NAME, e.g. velocity_tsne=velocity_umap_2d "
+        "(repeatable; <field>_umap[_<d>d] keys are found by themselves on a UMAP)",
+    )
     g.add_argument("--latent-key", help="obsm key of the latent space (default X_pca, X_scvi)")
     g.add_argument(
         "--connectivities-key", default="connectivities", help="obsp key of the KNN graph"
@@ -62,6 +78,10 @@ def export_options(args: argparse.Namespace) -> dict[str, Any]:
     """The ``prepare_anndata`` keyword arguments the parsed options name."""
     return dict(
         embedding_keys=args.embedding_keys,
+        embeddings={
+            d: key for d in (1, 2, 3) if (key := getattr(args, f"embedding_{d}d")) is not None
+        },
+        vector_keys=dict(args.vector_keys),
         latent_key=args.latent_key,
         connectivities_key=None if args.no_connectivities else args.connectivities_key,
         layer=args.layer,
@@ -74,6 +94,13 @@ def export_options(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
+def _key_and_name(text: str) -> tuple[str, str]:
+    key, sep, name = text.partition("=")
+    if not (sep and key and name):
+        raise argparse.ArgumentTypeError(f"must be KEY=NAME, got {text!r}")
+    return key, name
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the export; errors are one line on stderr and exit code 1."""
     from cellucid.anndata_input import prepare_anndata
@@ -81,16 +108,6 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         prepare_anndata(args.input, args.out_dir, **export_options(args))
-    except (
-        FileNotFoundError,
-        KeyError,
-        ValueError,
-        TypeError,
-        NotImplementedError,
-        OSError,
-        ExportLockedError,
-    ) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"cellucid prepare: error: {message}", file=sys.stderr)
-        return 1
+    except (*EXPORT_ERRORS, ExportLockedError) as error:
+        return print_error("prepare", error)
     return 0

@@ -18,7 +18,7 @@ def add_parser(subparsers: Any) -> None:
             "when valid, 1 when not, 2 when the folder is not an export."
         ),
     )
-    p.add_argument("export_dir", metavar="EXPORT_DIR")
+    p.add_argument("export_dir", metavar="EXPORT_DIR", help="export folder to check")
     p.add_argument("--quiet", "-q", action="store_true", help="print only problems")
     p.set_defaults(func=run)
 

@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from cellucid.report import count
+
 LAYOUT_CHOICES = ("key", "index", "all")
 
 
@@ -91,8 +93,8 @@ def run_download(args: argparse.Namespace) -> int:
             status = 1
             continue
         print(
-            f"{build.layout} layout viewer {build.commit}: {len(inventory.assets)} files, "
-            f"{inventory.total_bytes:,} bytes, verified, in {viewer.folder}"
+            f"{build.layout} layout viewer {build.commit}: {count(len(inventory.assets), 'file')}, "
+            f"{count(inventory.total_bytes, 'byte')}, verified, in {viewer.folder}"
         )
     return status
 
@@ -138,5 +140,5 @@ def run_clear(args: argparse.Namespace) -> int:
         return 0
 
     freed = clear_web_cache()
-    print(f"Removed {get_web_cache_dir()} ({freed:,} bytes).")
+    print(f"Removed {get_web_cache_dir()} ({count(freed, 'byte')}).")
     return 0

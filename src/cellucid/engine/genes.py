@@ -253,14 +253,21 @@ def assembly_tasks(
     assemble = dask.delayed(assemble_genes, pure=False)
     shared = dask.delayed(indexes, traverse=False)
     plan = dask.delayed(job, traverse=False)
-    return [
-        assemble(range(start, min(start + genes_per_task, len(job.columns))), shared, plan)
-        for start in range(0, len(job.columns), genes_per_task)
-    ]
+    return [assemble(genes, shared, plan) for genes in assembly_ranges(job, genes_per_task)]
+
+
+def assembly_ranges(job: GeneJob, genes_per_task: int = 256) -> list[range]:
+    """The genes of each assembly task: consecutive runs of ``genes_per_task``."""
+    n = len(job.columns)
+    return [range(start, min(start + genes_per_task, n)) for start in range(0, n, genes_per_task)]
 
 
 def gene_ranges(
-    matrix: da.Array, columns: np.ndarray, piece_cells: int, scheduler: str | None = None
+    matrix: da.Array,
+    columns: np.ndarray,
+    piece_cells: int,
+    scheduler: str | None = None,
+    progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pass one for genes: min and max of the finite values and the count of NaN/Inf.
 
@@ -283,8 +290,9 @@ def gene_ranges(
             for k in range(blocks.shape[0])
             for j in range(blocks.shape[1])
         ],
-        desc="genes: ranges",
-        progress=False,
+        desc="genes: pass one (ranges)",
+        progress=progress,
+        unit=" blocks",
         scheduler=scheduler,
     )
     width = blocks.shape[1]

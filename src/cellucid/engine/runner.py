@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dask
 from dask.callbacks import Callback
 from dask.delayed import Delayed
+
+from cellucid.progress import make_bar
+
+#: how often the waiting main thread wakes up, so Ctrl+C is handled at once
+_POLL_SECONDS = 0.1
 
 
 def active_client() -> Any | None:
@@ -24,65 +30,101 @@ def active_client() -> Any | None:
         return None
 
 
-def _progress_bar(total: int, desc: str, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="task", disable=not enabled, leave=False)
-
-
 class _CountFinished(Callback):
     """Advances a progress bar each time one of the named tasks finishes."""
 
-    def __init__(self, keys: set[Any], bar: Any) -> None:
+    def __init__(self, weights: dict[Any, float], bar: Any) -> None:
         super().__init__()
-        self._keys = keys
+        self._weights = weights
         self._bar = bar
 
     def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
-        if key in self._keys:
-            self._bar.update(1)
+        if key in self._weights:
+            self._bar.update(self._weights[key])
 
 
-def _bounded_threads(tasks: Sequence[Delayed], bar: Any) -> list[Any]:
-    """Run each task whole (its reads included) in one of ``cpu_count`` threads.
+class _Pool:
+    """Daemon worker threads taking tasks from a queue, stopped early by :meth:`cancel`.
 
-    dask's threaded scheduler may run many cheap read tasks ahead of the tasks that
-    consume them, holding many blocks at once; here a block is read only when a thread
-    is free to process it, so memory stays at one block per thread.
+    concurrent.futures' workers are joined at interpreter exit, so after Ctrl+C the
+    process would wait for every running task; daemon threads do not hold it, and the
+    queue is drained so no new task starts.
     """
 
-    def run_one(task: Delayed) -> Any:
-        result = dask.compute(task, scheduler="sync")[0]
-        bar.update(1)
-        return result
+    def __init__(self, tasks: Sequence[Delayed], weights: Sequence[float], bar: Any) -> None:
+        self.results: list[Any] = [None] * len(tasks)
+        self.error: BaseException | None = None
+        self._todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._left = len(tasks)
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._tasks, self._weights, self._bar = tasks, weights, bar
+        for i in range(len(tasks)):
+            self._todo.put(i)
 
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        return list(pool.map(run_one, tasks))
+    def _work(self) -> None:
+        while not self._done.is_set():
+            try:
+                i = self._todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                self.results[i] = dask.compute(self._tasks[i], scheduler="sync")[0]
+            except BaseException as error:  # noqa: BLE001 - handed to the main thread
+                self.error = error
+                self._done.set()
+                return
+            with self._lock:
+                self._bar.update(self._weights[i])
+                self._left -= 1
+                if self._left == 0:
+                    self._done.set()
+
+    def run(self, n_threads: int) -> list[Any]:
+        for _ in range(n_threads):
+            threading.Thread(target=self._work, daemon=True, name="cellucid-worker").start()
+        try:
+            while not self._done.wait(_POLL_SECONDS):
+                pass
+        finally:
+            self._done.set()  # on Ctrl+C too: workers take no further task
+        if self.error is not None:
+            raise self.error
+        return self.results
 
 
 def run_tasks(
-    tasks: Sequence[Delayed], *, desc: str, progress: bool, scheduler: str | None = None
+    tasks: Sequence[Delayed],
+    *,
+    desc: str,
+    progress: bool,
+    scheduler: str | None = None,
+    unit: str = " tasks",
+    weights: Sequence[float] | None = None,
 ) -> list[Any]:
     """Compute ``tasks`` and return their results in order.
 
     With an active distributed Client the tasks run on the cluster; otherwise each task
-    runs whole in a pool of one thread per core (or on the dask scheduler named by
-    ``scheduler``).
+    runs whole in one of ``cpu_count`` threads, so a block is read only when a thread is
+    free to process it (or on the dask scheduler named by ``scheduler``). The bar counts
+    ``unit``s: each task advances it by its weight (default 1).
     """
     if not tasks:
         return []
+    weights = list(weights) if weights is not None else [1] * len(tasks)
     scheduler = scheduler or dask.config.get("scheduler", None)
     client = active_client() if scheduler in (None, "dask.distributed") else None
-    with _progress_bar(len(tasks), desc, progress) as bar:
+    with make_bar(sum(weights), desc, unit, progress) as bar:
         if client is not None:
             from distributed import as_completed
 
             futures = client.compute(list(tasks))
-            for _ in as_completed(futures):
-                bar.update(1)
+            weight_of = {f.key: w for f, w in zip(futures, weights, strict=True)}
+            for future in as_completed(futures):
+                bar.update(weight_of[future.key])
             return client.gather(futures)
         if scheduler in (None, "threads", "threading", "dask.distributed"):
-            return _bounded_threads(tasks, bar)
-        keys = {task.key for task in tasks}
-        with _CountFinished(keys, bar):
+            return _Pool(tasks, weights, bar).run(os.cpu_count() or 1)
+        by_key = {task.key: w for task, w in zip(tasks, weights, strict=True)}
+        with _CountFinished(by_key, bar):
             return list(dask.compute(*tasks, scheduler=scheduler))

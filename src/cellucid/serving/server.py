@@ -21,6 +21,7 @@ from cellucid.serving.httpd import HTTPServer
 from cellucid.serving.inventory import IntegrityError
 from cellucid.serving.offline import offline_help
 from cellucid.serving.viewer import ViewerAssets, ViewerUnavailable
+from cellucid.unfinished import unfinished_message
 
 PENDING_TIMEOUT = 120.0  # seconds a request waits for a file the running export will write
 PORT_ATTEMPTS = 101  # the requested port and the next 100
@@ -119,7 +120,9 @@ class CellucidServer:
         self.mode, found = discover(self.data_dir)
         if not found:
             raise ValueError(
-                f"{data_dir} holds no export (no dataset_identity.json in it or its subfolders). "
+                unfinished_message(self.data_dir)
+                or f"{data_dir} holds no export (no dataset_identity.json in it or its "
+                "subfolders). "
                 "Create one with: cellucid prepare INPUT OUTDIR"
             )
         self.layout = common_layout(found)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cellucid.layouts import detect_layout, get_layout
+from cellucid.unfinished import unfinished_message
 from cellucid.verify import rules
 
 
@@ -61,7 +62,9 @@ def validate_export(export_dir: str | Path) -> ValidationReport:
     """
     root = Path(export_dir)
     if not (root / "dataset_identity.json").is_file():
-        raise NotAnExportError(f"{root} is not an export folder (no dataset_identity.json)")
+        raise NotAnExportError(
+            unfinished_message(root) or f"{root} is not an export folder (no dataset_identity.json)"
+        )
     layout = detect_layout(root)
     findings = rules.Findings(root, get_layout(layout))
     identity = rules.load_json(findings, "dataset_identity.json")

@@ -7,6 +7,8 @@ import shutil
 from cellucid.engine.connectivity import summarize_edge_files, write_edges
 from cellucid.engine.context import RunContext
 from cellucid.engine.sections.registry import section
+from cellucid.progress import dask_bar
+from cellucid.report import count
 
 
 @section("connectivity", order=50)
@@ -21,21 +23,23 @@ def write_connectivity(ctx: RunContext) -> None:
     ctx.reporter.flush_skips("connectivity", f"{edges.dirname}/")
     spill = ctx.spill
     try:
-        summary = (
-            summarize_edge_files(src, dst, edges.index_dtype, ctx.inputs.n_cells)
-            if all(kept)
-            else write_edges(
-                ctx.inputs.connectivities,
-                (src, dst, weights),
-                edges.index_dtype,
-                ctx.compression,
-                spill / "edges",
+        with dask_bar("connectivity: edges", ctx.progress):
+            summary = (
+                summarize_edge_files(src, dst, edges.index_dtype, ctx.inputs.n_cells)
+                if all(kept)
+                else write_edges(
+                    ctx.inputs.connectivities,
+                    (src, dst, weights),
+                    edges.index_dtype,
+                    ctx.compression,
+                    spill / "edges",
+                )
             )
-        )
     finally:
         shutil.rmtree(spill, ignore_errors=True)
     ctx.say(
-        f"✓ Wrote connectivity ({summary.n_edges:,} edges, max {summary.max_neighbors} "
-        f"neighbors/cell, {edges.index_dtype}) to {ctx.out / edges.dirname}"
+        f"✓ Wrote connectivity ({count(summary.n_edges, 'edge')}, max "
+        f"{count(summary.max_neighbors, 'neighbor')}/cell, {edges.index_dtype}) "
+        f"to {ctx.out / edges.dirname}"
     )
     ctx.results["edges"] = summary

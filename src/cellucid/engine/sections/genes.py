@@ -15,6 +15,7 @@ import numpy as np
 from cellucid.engine.context import RunContext
 from cellucid.engine.genes import (
     GeneJob,
+    assembly_ranges,
     assembly_tasks,
     block_tasks,
     choose_piece_cells,
@@ -25,6 +26,7 @@ from cellucid.engine.inputs import as_cell_chunked, is_sparse_array
 from cellucid.engine.runner import run_tasks
 from cellucid.engine.sections.registry import section
 from cellucid.format.quantize import Range
+from cellucid.report import count
 
 
 @section("genes", order=40)
@@ -70,7 +72,7 @@ def write_gene_files(ctx: RunContext) -> None:
     if len(todo):
         _write_files(ctx, matrix, piece_cells, todo, lo, hi)
     ctx.say(
-        f"✓ Wrote {len(todo):,} gene files ({ctx.inputs.n_cells:,} cells each) to "
+        f"✓ Wrote {count(len(todo), 'gene file')} ({count(ctx.inputs.n_cells, 'cell')} each) to "
         f"{ctx.out / genes.dirname}/"
     )
 
@@ -91,11 +93,11 @@ def gridded_matrix(ctx: RunContext) -> tuple[da.Array, int]:
 
 
 def _ranges(ctx: RunContext, matrix: da.Array, piece_cells: int) -> tuple[Any, Any]:
-    lo, hi, bad = gene_ranges(matrix, ctx.inputs.gene_columns, piece_cells)
+    lo, hi, bad = gene_ranges(matrix, ctx.inputs.gene_columns, piece_cells, progress=ctx.progress)
     ranges = [Range.from_extrema(a, b) for a, b in zip(lo, hi, strict=True)]
     n_bad = int((bad > 0).sum())
     if n_bad:
-        ctx.say(f"  ⚠ {n_bad} genes contain NaN/Inf values (mapped to missing marker)")
+        ctx.say(f"  ⚠ {count(n_bad, 'gene')} contain NaN/Inf values (mapped to missing marker)")
     return np.array([r.lo for r in ranges]), np.array([r.hi for r in ranges])
 
 
@@ -124,14 +126,19 @@ def _write_files(
         with ctx.phase("genes.blocks"):
             flat = run_tasks(
                 [task for row in grid for task in row],
-                desc="genes: read, encode, compress",
+                desc=f"genes: encode {count(len(todo), 'gene')}",
                 progress=ctx.progress,
+                unit=" blocks",
             )
         width = len(grid[0])
         indexes = [flat[k * width : (k + 1) * width] for k in range(len(grid))]
         with ctx.phase("genes.assembly"):
             run_tasks(
-                assembly_tasks(indexes, job), desc="genes: write files", progress=ctx.progress
+                assembly_tasks(indexes, job),
+                desc="genes: write files",
+                progress=ctx.progress,
+                unit=" genes",
+                weights=[len(genes) for genes in assembly_ranges(job)],
             )
     finally:
         shutil.rmtree(spill, ignore_errors=True)

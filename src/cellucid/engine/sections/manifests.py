@@ -6,6 +6,7 @@ from cellucid.engine.context import RunContext
 from cellucid.engine.files import write_text
 from cellucid.engine.sections.registry import section
 from cellucid.format import manifests
+from cellucid.report import count
 
 
 @section("manifests", order=60)
@@ -33,8 +34,8 @@ def _obs_manifest(ctx: RunContext) -> None:
     )
     write_text(ctx.out / plan.obs_manifest, manifests.to_json(document))
     ctx.say(
-        f"✓ Wrote obs manifest ({len(entries)} fields: {len(continuous)} continuous, "
-        f"{len(categorical)} categorical) to {ctx.out / plan.obs_manifest} with binaries in "
+        f"✓ Wrote obs manifest ({count(len(entries), 'field')}: {len(continuous):,} continuous, "
+        f"{len(categorical):,} categorical) to {ctx.out / plan.obs_manifest} with binaries in "
         f"{s.obs_binary_dirname}/"
     )
 
@@ -53,7 +54,8 @@ def _var_manifest(ctx: RunContext) -> None:
     write_text(ctx.out / ctx.plan.var_manifest, manifests.to_json(document))
     quant = f", {s.var_quantization}-bit quantized" if s.var_quantization else ""
     ctx.say(
-        f"✓ Wrote var manifest ({len(fields)} genes{quant}) to {ctx.out / ctx.plan.var_manifest}"
+        f"✓ Wrote var manifest ({count(len(fields), 'gene')}{quant}) "
+        f"to {ctx.out / ctx.plan.var_manifest}"
     )
 
 

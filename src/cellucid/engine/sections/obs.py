@@ -12,6 +12,7 @@ from cellucid.engine.obs_fields import CategoricalColumn, ContinuousColumn, enco
 from cellucid.engine.sections.registry import section
 from cellucid.format.quantize import Range, encode_values, valid_extrema
 from cellucid.plan.types import ObsFieldPlan
+from cellucid.progress import dask_bar
 
 
 @section("obs", order=30)
@@ -19,8 +20,9 @@ def write_obs(ctx: RunContext) -> None:
     columns = {c.key: c for c in ctx.inputs.obs_columns}
     categorical = [c for c in ctx.inputs.obs_columns if isinstance(c, CategoricalColumn)]
     fields = [(c.codes, len(c.categories)) for c in categorical]
-    means = centroid_math.latent_means(ctx.inputs.latent, fields)
-    distances = centroid_math.latent_distances(ctx.inputs.latent, fields, means)
+    with dask_bar("obs: category centroids", ctx.progress and bool(fields)):
+        means = centroid_math.latent_means(ctx.inputs.latent, fields)
+        distances = centroid_math.latent_distances(ctx.inputs.latent, fields, means)
     distance_of = {c.key: d for c, d in zip(categorical, distances, strict=True)}
     entries: list[tuple[ObsFieldPlan, list[Any]]] = []
     for plan in ctx.plan.obs:

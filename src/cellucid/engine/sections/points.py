@@ -7,11 +7,14 @@ import numpy as np
 from cellucid.engine.context import RunContext
 from cellucid.engine.embeddings import fit_normalizations, normalize
 from cellucid.engine.sections.registry import section
+from cellucid.progress import dask_bar
+from cellucid.report import count
 
 
 @section("points", order=10)
 def write_points(ctx: RunContext) -> None:
-    norms = fit_normalizations(ctx.inputs.embeddings)
+    with dask_bar("embeddings: pass one (ranges)", ctx.progress):
+        norms = fit_normalizations(ctx.inputs.embeddings)
     ctx.results["norms"] = norms
     _summary(ctx, norms)
     points = {
@@ -22,7 +25,7 @@ def write_points(ctx: RunContext) -> None:
         if not ctx.keep(relative, "points"):
             ctx.write(relative, points[d])
             ctx.say(
-                f"✓ Wrote {d}D positions ({points[d].shape[0]:,} cells × {d} dims) to "
+                f"✓ Wrote {d}D positions ({count(points[d].shape[0], 'cell')} × {d} dims) to "
                 f"{ctx.out / relative}"
             )
     ctx.reporter.flush_skips("points", "points")
