@@ -183,7 +183,9 @@ def test_failed_call_leaves_existing_folder_unchanged(base):
 
 def test_unknown_gene_ids_are_dropped_with_a_warning(base, capsys):
     out = prepare(**{**base, "gene_identifiers": ["g3", "zz", "g1"], "quiet": False})
-    assert "1 gene identifiers not found in var: ['zz']" in capsys.readouterr().out
+    assert (
+        "1 of the 3 requested genes are not in var and are skipped: 'zz'" in capsys.readouterr().out
+    )
     import json
 
     manifest = json.loads((out / "var_manifest.json").read_text())

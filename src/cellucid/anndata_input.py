@@ -264,33 +264,24 @@ def prepare_anndata(
         a Zarr store.
     out_dir
         Output folder (default ``exports`` under the current directory).
-    embedding_keys
-        Other obsm keys to export as embeddings by their width (e.g. ``["X_tsne"]``); one
-        replaces the UMAP of its width, with a warning.
-    embeddings
-        The obsm key of the embedding of each dimension, e.g. ``{2: "X_tsne"}``; this
-        always wins (see :mod:`cellucid.embedding_choice` for the whole rule).
+    embedding_keys, embeddings
+        Other obsm keys to export as embeddings by their width (``["X_tsne"]``, replacing
+        a UMAP of that width with a warning), or the obsm key per dimension
+        (``{2: "X_tsne"}``, always used). The whole rule: :mod:`cellucid.embedding_choice`.
     latent_key
         obsm key of the latent space; default ``X_pca``, then ``X_scvi``, else the
         highest-dimensional embedding (a message says which was used).
     connectivities_key
         obsp key of the KNN graph; ``None`` exports no connectivity.
-    layer
-        Layer to export instead of X.
-    obs_keys
-        obs columns to export (default all).
-    gene_identifiers, genes_file
-        Genes to export, as a list or a text file with one id per line.
-    include_genes
-        ``False`` exports no gene expression.
-    include_vector_fields
-        Export obsm ``<field>_umap`` / ``<field>_umap_<d>d`` entries as vector fields, for
-        the dimensions whose embedding is a UMAP (others are skipped with a message).
-    vector_keys
-        Other obsm entries to export as vector fields, by field name, e.g.
-        ``{"velocity_tsne": "velocity_umap_2d"}`` when the 2D embedding is a tSNE.
+    layer, obs_keys
+        Layer to export instead of X; obs columns to export (default all).
+    gene_identifiers, genes_file, include_genes
+        Genes to export, as a list or a text file with one id per line; ``False``: none.
+    include_vector_fields, vector_keys
+        Export obsm ``<field>_umap[_<d>d]`` entries as vector fields where the embedding is
+        a UMAP; ``vector_keys`` names others, e.g. ``{"velocity_tsne": "velocity_umap_2d"}``.
     quiet
-        Print nothing.
+        Print nothing but errors.
     **options
         Any other :func:`cellucid.prepare` option (compression, var_quantization, ...).
         Options not given take the front-door defaults of :mod:`cellucid.options` (gzip
