@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,14 +16,17 @@ from cellucid.engine.state import RECORD_NAME
 from cellucid.report import cli_terms, count, in_callers_terms, size
 
 
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "cellucid", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
-    )
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    """Run ``cellucid ARGS`` through the CLI's entry point in this process (fast)."""
+    from cellucid.cli import main
+
+    capsys.readouterr()
+    try:
+        code = main(list(args))
+    except SystemExit as stop:  # argparse usage errors
+        code = int(stop.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 @pytest.fixture(scope="module")
@@ -132,50 +134,48 @@ def test_every_cli_option_has_help():
     assert not missing, missing
 
 
-def test_cli_says_force_flag_and_python_says_force_argument(h5ad, tmp_path):
+def test_cli_says_force_flag_and_python_says_force_argument(h5ad, tmp_path, capsys):
     out = tmp_path / "out"
-    assert run_cli("demo", str(out), "--n-cells", "300", "--n-genes", "5", "-q").returncode == 0
-    result = run_cli("prepare", str(h5ad), str(out), "--no-genes", "-q")
-    assert result.returncode == 1
-    assert result.stderr.count("\n") == 1 and "--force" in result.stderr
-    assert "force=True" not in result.stderr
+    assert cli(capsys, "demo", str(out), "--n-cells", "300", "--n-genes", "5", "-q")[0] == 0
+    code, _, err = cli(capsys, "prepare", str(h5ad), str(out), "--no-genes", "-q")
+    assert code == 1
+    assert err.count("\n") == 1 and "--force" in err and "force=True" not in err
     with pytest.raises(ValueError, match="force=True"):
         prepare_anndata(h5ad, out, include_genes=False, quiet=True)
 
 
-def test_demo_errors_are_one_line(tmp_path):
-    (tmp_path / "taken").mkdir()
-    assert run_cli("demo", str(tmp_path / "taken"), "--n-cells", "300", "-q").returncode == 0
-    again = run_cli("demo", str(tmp_path / "taken"), "--n-cells", "400", "-q")
-    zero = run_cli("demo", str(tmp_path / "zero"), "--n-cells", "0")
-    assert again.returncode == 1 and zero.returncode == 2
-    for result in (again, zero):
-        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
-    assert "--force" in again.stderr and "at least 1" in zero.stderr
+def test_demo_errors_are_one_line(tmp_path, capsys):
+    taken = str(tmp_path / "taken")
+    assert cli(capsys, "demo", taken, "--n-cells", "300", "--n-genes", "5", "-q")[0] == 0
+    again = cli(capsys, "demo", taken, "--n-cells", "400", "--n-genes", "5", "-q")
+    zero = cli(capsys, "demo", str(tmp_path / "zero"), "--n-cells", "0")
+    assert (again[0], zero[0]) == (1, 2)
+    for _, _, err in (again, zero):
+        assert err.count("\n") == 1 and "Traceback" not in err
+    assert "--force" in again[2] and "at least 1" in zero[2]
 
 
-def test_genes_none_found_is_an_error_and_some_missing_a_warning(h5ad, tmp_path):
-    none = run_cli("prepare", str(h5ad), str(tmp_path / "a"), "--genes", "FOO", "BAR")
-    assert none.returncode == 1
-    assert "none of the 2 requested genes are in var" in none.stderr
+def test_genes_none_found_is_an_error_and_some_missing_a_warning(h5ad, atlas, tmp_path, capsys):
+    code, _, err = cli(capsys, "prepare", str(h5ad), str(tmp_path / "a"), "--genes", "FOO", "BAR")
+    assert code == 1 and err.count("\n") == 1
+    assert "none of the 2 requested genes are in var" in err and atlas.var_names[0] in err
     assert not (tmp_path / "a" / "dataset_identity.json").exists()
-    gene = make_demo_anndata(n_cells=600, n_genes=30).var_names[0]
-    some = run_cli("prepare", str(h5ad), str(tmp_path / "b"), "--genes", gene, "FOO", "-q")
-    assert some.returncode == 0, some.stderr
-    loud = run_cli("prepare", str(h5ad), str(tmp_path / "c"), "--genes", gene, "FOO")
-    assert "1 of the 2 requested genes are not in var" in loud.stdout
-    assert "✓ Exported 600 cells × 1 gene (" in loud.stdout
+    gene = atlas.var_names[0]
+    code, out, _ = cli(capsys, "prepare", str(h5ad), str(tmp_path / "c"), "--genes", gene, "FOO")
+    assert code == 0
+    assert "1 of the 2 requested genes are not in var and are skipped: 'FOO'" in out
+    assert "✓ Exported 600 cells × 1 gene (" in out
 
 
-def test_validate_and_serve_name_an_unfinished_export(tmp_path):
+def test_validate_and_serve_name_an_unfinished_export(tmp_path, capsys):
     folder = tmp_path / "half"
     folder.mkdir()
     (folder / RECORD_NAME).write_text("{}")
-    validate = run_cli("validate", str(folder))
-    serve = run_cli("serve", str(folder), "--no-browser", "--port", "0")
-    for result in (validate, serve):
-        assert result.returncode in (1, 2)
-        assert "unfinished export" in result.stderr and "resume" in result.stderr
+    validate = cli(capsys, "validate", str(folder))
+    serve = cli(capsys, "serve", str(folder), "--no-browser", "--port", "0")
+    assert (validate[0], serve[0]) == (2, 1)
+    for _, _, err in (validate, serve):
+        assert "unfinished export" in err and "resume" in err
 
 
 def test_show_on_an_h5ad_points_to_show_anndata(h5ad):
@@ -194,3 +194,43 @@ def test_summary_line_counts_files_and_bytes(tmp_path, capsys):
     assert last.startswith(f"✓ Exported 300 cells × 7 genes ({len(files)} files, ")
     assert last.endswith(f" s to {out}")
     assert np.isfinite(float(last.split(" in ")[-1].split(" s ")[0]))
+
+
+# -- progress ------------------------------------------------------------------------------
+
+
+def test_notebook_without_ipywidgets_gets_a_plain_bar_without_warning(monkeypatch, recwarn):
+    import importlib.util
+    import types
+
+    from cellucid import progress
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "ipywidgets" else real_find_spec(name, *a),
+    )
+    with progress.make_bar(10, "genes: write files", " genes", True) as bar:
+        assert type(bar).__module__ == "tqdm.std" and bar.leave
+    assert not [w for w in recwarn if "IProgress" in str(w.message)]
+
+
+def test_every_long_phase_has_a_bar_that_stays(tmp_path, monkeypatch, capsys):
+    from cellucid import progress
+    from cellucid.demo import write_demo_export
+
+    monkeypatch.setattr(progress, "SHOW_AFTER", 0)
+    write_demo_export(tmp_path / "d", n_cells=300, n_genes=7, progress=True, quiet=True)
+    err = capsys.readouterr().err
+    for phase in (
+        "embeddings: pass one",
+        "obs: category centroids",
+        "genes: pass one",
+        "genes: encode 7 genes",
+        "genes: write files: 100%",
+        "connectivity: edges",
+    ):
+        assert phase in err, err
+    assert "7/7 [" in err and " genes/s]" in err
