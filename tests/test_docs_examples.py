@@ -2,7 +2,7 @@
 
 Each ```bash / ```python block (and each complete ``cellucid ...`` / ``python ...`` command
 written inline) runs in a fresh folder that holds what a reader would have: ``atlas.h5ad``
-and ``atlas.zarr`` (the demo atlas, with a tSNE and an scVI space added) and
+and ``atlas.zarr`` (the demo atlas, with a tSNE, its velocity and an scVI space added) and
 ``exports/atlas`` exported from it. ``cellucid`` and ``python`` are this checkout's; HOME
 is the folder. ``cellucid`` commands and Python blocks run in this process (through the
 CLI's ``main``, and ``exec``) to keep the test fast; servers run as real processes, are
@@ -102,6 +102,7 @@ def template(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("reader")
     adata = make_demo_anndata(n_cells=400, n_genes=25)
     adata.obsm["X_tsne"] = adata.obsm["X_umap"][:, ::-1] * 4
+    adata.obsm["velocity_tsne"] = adata.obsm["velocity_umap"][:, ::-1] * 4
     adata.obsm["X_scvi"] = adata.obsm["X_pca"][:, :10]
     adata.write_h5ad(root / "atlas.h5ad")
     adata.write_zarr(root / "atlas.zarr")

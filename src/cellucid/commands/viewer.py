@@ -111,7 +111,7 @@ def run_status(args: argparse.Namespace) -> int:
         else:
             files, total, done, size = state
             word = "complete" if files == total else "partial"
-            summary = f"{word}: {files}/{total} files, {done:,}/{size:,} bytes"
+            summary = f"{word}: {files:,}/{count(total, 'file')}, {done:,}/{count(size, 'byte')}"
         print(f"  {build.layout} layout: build {build.commit} ({viewer.folder}): {summary}")
     if getattr(args, "exports", False):
         print_export_cache()

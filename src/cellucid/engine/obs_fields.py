@@ -66,12 +66,12 @@ def codes_dtype(n_categories: int, requested: str) -> str:
     """
     if n_categories > 65534:
         raise ValueError(
-            f"{n_categories} categories do not fit the uint16 codes (at most 65534); "
+            f"{n_categories:,} categories do not fit the uint16 codes (at most 65534); "
             "export this column as continuous or drop it from obs_keys."
         )
     if requested == "uint8" and n_categories > 254:
         raise ValueError(
-            f"{n_categories} categories do not fit uint8 codes (at most 254); "
+            f"{n_categories:,} categories do not fit uint8 codes (at most 254); "
             "use obs_categorical_dtype='auto' or 'uint16'."
         )
     if requested == "uint16" or n_categories > 254:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cellucid.layouts import detect_layout, get_layout
+from cellucid.report import count
 from cellucid.unfinished import unfinished_message
 from cellucid.verify import rules
 
@@ -26,10 +27,10 @@ class ValidationReport:
 
     def format(self) -> str:
         """A human-readable report."""
-        verdict = "valid" if self.ok else f"INVALID ({len(self.errors)} problems)"
+        verdict = "valid" if self.ok else f"INVALID ({count(len(self.errors), 'problem')})"
         lines = [
             f"{self.export_dir}: {verdict} ({self.layout} layout), "
-            f"{self.checked_files} files checked"
+            f"{count(self.checked_files, 'file')} checked"
         ]
         lines += [f"  ✗ {e}" for e in self.errors]
         lines += [f"  ⚠ {w}" for w in self.warnings]
