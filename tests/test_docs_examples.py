@@ -42,6 +42,13 @@ SKIPPED = {
     "ssh ": "needs a remote machine",
     "cellucid viewer download": "downloads the viewer build from GitHub",
 }
+#: code blocks that never run here (page, a line of the block), and why
+SKIPPED_BLOCKS = {
+    (
+        "docs/notebooks.md",
+        "viewer.wait_for_event(",
+    ): "waits for events of a browser showing the viewer",
+}
 SERVE_WAIT = 60.0
 
 
@@ -195,8 +202,12 @@ def test_examples_are_found():
     kinds = {(e.page, e.kind) for e in EXAMPLES}
     assert ("README.md", "python") in kinds and ("docs/serving.md", "bash") in kinds
     every = [c for e in EXAMPLES if e.kind == "bash" for c in commands(e.text)]
-    # a skip entry that no command needs any more must go
+    # a skip entry that no command or block needs any more must go
     assert {p for p in SKIPPED if any(c.startswith(p) for c in every)} == set(SKIPPED)
+    used = {
+        (e.page, s) for e in EXAMPLES for (p, s) in SKIPPED_BLOCKS if e.page == p and s in e.text
+    }
+    assert used == set(SKIPPED_BLOCKS)
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.id for e in EXAMPLES])
@@ -207,6 +218,12 @@ def test_example_runs(example: Example, template: Path, tmp_path: Path, monkeypa
     monkeypatch.chdir(folder)
     for name in ("HOME", "XDG_CACHE_HOME", "CELLUCID_WEB_SOURCE_URL"):
         monkeypatch.setenv(name, env[name])
+    reason = next(
+        (why for (p, s), why in SKIPPED_BLOCKS.items() if p == example.page and s in example.text),
+        None,
+    )
+    if reason is not None:
+        pytest.skip(reason)
     if example.kind == "python":
         run_python(example.text, folder, env)
         return
