@@ -44,7 +44,7 @@ class _CountFinished(Callback):
 
 
 class _Pool:
-    """Daemon worker threads taking tasks from a queue, stopped early by :meth:`cancel`.
+    """Daemon worker threads taking tasks from a queue; Ctrl+C stops them taking more.
 
     concurrent.futures' workers are joined at interpreter exit, so after Ctrl+C the
     process would wait for every running task; daemon threads do not hold it, and the
