@@ -112,3 +112,14 @@ def test_validator_refuses_identity_the_viewer_refuses(strict_export, tmp_path):
     assert "stats.n_genes is 41 but the var manifest lists 40 genes" in errors
     assert "vector field 'drift_umap' must have exactly" in errors
     assert "source needs a non-empty name" in errors
+
+
+def test_categories_that_read_the_same_are_refused(tmp_path):
+    import pandas as pd
+
+    atlas = golden_atlas()
+    mixed = pd.Categorical([1, "1"] * (len(atlas["obs"]) // 2), categories=[1, "1"])
+    atlas["obs"]["mixed"] = mixed
+    with pytest.raises(ValueError, match="categories 1 and '1', which are the same text"):
+        prepare(**atlas, out_dir=tmp_path / "x", quiet=True)
+    assert not (tmp_path / "x").exists()

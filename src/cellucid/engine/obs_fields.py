@@ -47,7 +47,18 @@ def read_categorical(key: str, series: pd.Series) -> CategoricalColumn:
     raw = list(as_category.cat.categories)
     codes = np.asarray(as_category.cat.codes, dtype=np.int64)
     values = tuple(v.item() if isinstance(v, np.generic) else v for v in raw)
-    return CategoricalColumn(key, [str(c) for c in raw], codes, values)
+    names = [str(c) for c in raw]
+    if len(set(names)) != len(names):
+        seen: dict[str, object] = {}
+        for category in raw:
+            if str(category) in seen:
+                raise ValueError(
+                    f"obs column '{key}' has categories {seen[str(category)]!r} and "
+                    f"{category!r}, which are the same text; the viewer needs unique "
+                    "categories. Convert the column with .astype(str) first."
+                )
+            seen[str(category)] = category
+    return CategoricalColumn(key, names, codes, values)
 
 
 def read_continuous(key: str, series: pd.Series) -> ContinuousColumn:
