@@ -8,6 +8,7 @@ sections need in ``context.results``. Manifests and the identity are sections to
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -25,6 +26,8 @@ from cellucid.engine.sections.registry import section, writers
 
 # the sections an early-view run holds back until the manifests and identity exist
 _LATE = ("genes", "manifests", "identity")
+# run beside the genes' pass one in an early-view run: they read different inputs
+_BESIDE_GENE_RANGES = ("connectivity",)
 _EARLY_VIEW: ContextVar[bool] = ContextVar("cellucid_early_view", default=False)
 
 
@@ -59,13 +62,22 @@ def run_sections(context: RunContext) -> None:
         for name, writer in writers():
             _timed(context, name, writer)
         return
-    late = dict((name, w) for name, w in writers() if name in _LATE)
+    held = dict((name, w) for name, w in writers() if name in _LATE + _BESIDE_GENE_RANGES)
     for name, writer in writers():
-        if name not in _LATE:
+        if name not in held:
             _timed(context, name, writer)
-    _timed(context, "genes", genes.plan_gene_fields)
-    _timed(context, "manifests", late["manifests"])
-    _timed(context, "identity", late["identity"])
+    # The graph and the matrix are read at once: the first view waits for both.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        beside = [
+            pool.submit(_timed, context, name, held[name])
+            for name in _BESIDE_GENE_RANGES
+            if name in held
+        ]
+        _timed(context, "genes", genes.plan_gene_fields)
+        for future in beside:
+            future.result()
+    _timed(context, "manifests", held["manifests"])
+    _timed(context, "identity", held["identity"])
     _timed(context, "genes", genes.write_gene_files)
 
 
