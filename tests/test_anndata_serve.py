@@ -17,6 +17,7 @@ from cellucid.engine.state import RECORD_NAME, ExportRecord, read_record, write_
 from cellucid.serving import CellucidServer
 from cellucid.serving import background as bg
 
+from .serve_process import start_serve
 from .webfake import pin_fake_builds
 
 
@@ -211,7 +212,6 @@ def test_commands_are_the_messages_the_pinned_bridge_accepts(tmp_path):
 
 @pytest.mark.slow
 def test_serve_command_on_a_h5ad_then_the_viewer_cache_commands(h5ad, tmp_path):
-    import re
     import subprocess
     import sys
 
@@ -223,20 +223,10 @@ def test_serve_command_on_a_h5ad_then_the_viewer_cache_commands(h5ad, tmp_path):
         "CELLUCID_WEB_CACHE_DIR": str(tmp_path / "web"),
         "CELLUCID_WEB_SOURCE_URL": os.environ["CELLUCID_WEB_SOURCE_URL"],
     }
-    command = [sys.executable, "-m", "cellucid", "serve", str(h5ad), "--port", "0"]
-    process = subprocess.Popen(
-        [*command, "--no-browser", "--obs-key", "cell_type", "--compression", "1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
+    process, port, _ = start_serve(
+        [str(h5ad), "--obs-key", "cell_type", "--compression", "1"], env, timeout=120
     )
     try:
-        banner = ""
-        deadline = time.monotonic() + 120
-        while "Ctrl+C" not in banner and time.monotonic() < deadline:
-            banner += process.stdout.readline()
-        port = int(re.search(r"Data:\s+http://127\.0\.0\.1:(\d+)/", banner).group(1))
         manifest = json.loads(get(port, "/obs_manifest.json")[1])
         assert manifest["compression"] == 1
         assert get(port, "/_cellucid/datasets")[0] == 200

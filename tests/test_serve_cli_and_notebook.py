@@ -9,12 +9,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from cellucid import write_demo_export
+
+from .serve_process import start_serve
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,19 +35,8 @@ def test_serve_command_runs_and_stops_on_ctrl_c(export, tmp_path):
         # the code under test, not whichever checkout the venv's editable install names
         "PYTHONPATH": str(ROOT / "src"),
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cellucid", "serve", str(export), "--port", "0", "--no-browser"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    process, port, banner = start_serve([str(export)], env)
     try:
-        banner = ""
-        deadline = time.monotonic() + 60
-        while "Ctrl+C" not in banner and time.monotonic() < deadline:
-            banner += process.stdout.readline()
-        port = int(re.search(r"Data:\s+http://127\.0\.0\.1:(\d+)/", banner).group(1))
         assert f"Viewer: http://127.0.0.1:{port}/?remote=http://127.0.0.1:{port}" in banner
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         conn.request("GET", "/_cellucid/health")
