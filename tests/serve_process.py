@@ -35,4 +35,3 @@ def start_serve(
         process.kill()
         raise AssertionError(f"serve printed no address:\n{banner}\n{process.stderr.read()}")
     return process, int(found.group(1)), banner
-
