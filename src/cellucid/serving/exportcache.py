@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cellucid.engine.state import read_record, sample_rows
+from cellucid.serving.webcache import cache_folder, folder_bytes, remove_folder
 
 KEY_LENGTH = 24
 
@@ -33,11 +32,7 @@ def get_export_cache_dir() -> Path:
     Path
         The cache folder (it may not exist yet).
     """
-    configured = os.environ.get("CELLUCID_EXPORT_CACHE_DIR")
-    if configured:
-        return Path(configured).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "cellucid" / "exports"
+    return cache_folder("CELLUCID_EXPORT_CACHE_DIR", "exports")
 
 
 def _file_identity(path: Path) -> list[Any]:
@@ -122,7 +117,7 @@ def cached_exports() -> list[tuple[Path, bool, int]]:
         return []
     found = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+        size = folder_bytes(folder)
         found.append((folder, is_complete(folder), size))
     return found
 
@@ -135,9 +130,4 @@ def clear_export_cache() -> int:
     int
         Bytes freed.
     """
-    root = get_export_cache_dir()
-    if not root.exists():
-        return 0
-    freed = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
-    shutil.rmtree(root)
-    return freed
+    return remove_folder(get_export_cache_dir())

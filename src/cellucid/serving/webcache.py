@@ -24,11 +24,30 @@ def get_web_cache_dir() -> Path:
     Path
         The cache folder.
     """
-    configured = os.environ.get("CELLUCID_WEB_CACHE_DIR")
+    return cache_folder("CELLUCID_WEB_CACHE_DIR", "web")
+
+
+def cache_folder(variable: str, name: str) -> Path:
+    """``$variable`` when set, else ``$XDG_CACHE_HOME/cellucid/<name>`` (~/.cache default)."""
+    configured = os.environ.get(variable)
     if configured:
         return Path(configured).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "cellucid" / "web"
+    return Path(base) / "cellucid" / name
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes of every file below ``folder``."""
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def remove_folder(folder: Path) -> int:
+    """Delete ``folder`` and everything in it; returns the bytes freed (0 if absent)."""
+    if not folder.exists():
+        return 0
+    freed = folder_bytes(folder)
+    shutil.rmtree(folder)
+    return freed
 
 
 def clear_web_cache() -> int:
@@ -39,12 +58,7 @@ def clear_web_cache() -> int:
     int
         Bytes freed.
     """
-    folder = get_web_cache_dir()
-    if not folder.exists():
-        return 0
-    freed = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-    shutil.rmtree(folder)
-    return freed
+    return remove_folder(get_web_cache_dir())
 
 
 def publish(target: Path, body: bytes) -> None:
