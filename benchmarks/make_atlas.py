@@ -40,6 +40,7 @@ def write_atlas(
     seed: int = 0,
     density: float = 0.06,
     dense: bool = False,
+    neighbours: int = 15,
 ):
     """Write the atlas to ``path`` and return it."""
     rng = np.random.default_rng(seed)
@@ -62,7 +63,7 @@ def write_atlas(
         index=pd.Index([f"c{i}" for i in range(n_cells)]),
     )
     var = pd.DataFrame(index=pd.Index([f"gene_{i}" for i in range(n_genes)]))
-    k = 15
+    k = neighbours
     # neighbours among nearby cells of the same type: a realistic, mostly symmetric graph
     order = np.argsort(labels, kind="stable")
     position = np.empty(n_cells, np.int64)
@@ -133,9 +134,17 @@ def main() -> None:
     parser.add_argument("--genes", type=int, default=5_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dense", action="store_true", help="store X dense instead of CSR")
+    parser.add_argument(
+        "--neighbours",
+        type=int,
+        default=15,
+        help="graph neighbours per cell (the viewer refuses graphs over about 11M edges)",
+    )
     args = parser.parse_args()
     start = time.perf_counter()
-    write_atlas(args.out, args.cells, args.genes, args.seed, dense=args.dense)
+    write_atlas(
+        args.out, args.cells, args.genes, args.seed, dense=args.dense, neighbours=args.neighbours
+    )
     size = args.out.stat().st_size / 1e9
     print(f"wrote {args.out} ({size:.2f} GB) in {time.perf_counter() - start:.1f} s")
 

@@ -76,6 +76,12 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep generated files")
     parser.add_argument("--reference-python", help="python of a venv with cellucid==0.0.9")
     parser.add_argument("--extra", default="", help="extra flags for cellucid prepare")
+    parser.add_argument(
+        "--neighbours",
+        type=int,
+        default=15,
+        help="graph neighbours per cell (1M cells need 10: the viewer refuses over ~11M edges)",
+    )
     args = parser.parse_args()
     sizes = args.size or ["100000x5000"]
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="cellucid-bench-"))
@@ -84,7 +90,8 @@ def main() -> None:
     try:
         for size in sizes:
             cells, genes = (int(v) for v in size.lower().split("x"))
-            h5ad = workdir / f"atlas_{cells}x{genes}.h5ad"
+            suffix = "" if args.neighbours == 15 else f"_k{args.neighbours}"
+            h5ad = workdir / f"atlas_{cells}x{genes}{suffix}.h5ad"
             if not h5ad.exists():
                 subprocess.run(
                     [
@@ -95,6 +102,8 @@ def main() -> None:
                         str(cells),
                         "--genes",
                         str(genes),
+                        "--neighbours",
+                        str(args.neighbours),
                     ],
                     check=True,
                 )
