@@ -18,7 +18,12 @@ from typing import Any
 from cellucid.engine.state import ExportMismatchError
 from cellucid.notebook import _RUNNING, NotebookViewer, display_viewer
 from cellucid.serving.background import BackgroundExport
-from cellucid.serving.exportcache import cache_key, get_export_cache_dir
+from cellucid.serving.exportcache import (
+    cache_key,
+    get_export_cache_dir,
+    mark_used,
+    prune_export_cache,
+)
 from cellucid.serving.server import CellucidServer
 
 VIEWABLE_TIMEOUT = None  # wait as long as the export needs to write its identity
@@ -63,6 +68,8 @@ def start_cached_export(data: Any, **options: Any) -> BackgroundExport:
     folder = get_export_cache_dir() / cache_key(data, options)
     if force:
         shutil.rmtree(folder, ignore_errors=True)
+    mark_used(folder)
+    prune_export_cache(keep=folder)
 
     def export(out: Path) -> None:
         try:

@@ -54,7 +54,11 @@ class ViewerEvents:
                 self._hooks.pop(event, None)
 
     def on_selection(self, callback: Hook) -> Hook:
-        """Decorator: called with ``{"cells": [...], "source": ...}`` on each selection."""
+        """Decorator: called with ``{"cells": [...], "source": ...}`` on each selection.
+
+        The pinned viewer build posts one when a selection tool's Confirm button is pressed;
+        ``source`` is ``"annotation"``, ``"lasso"``, ``"proximity"`` or ``"knn"``.
+        """
         return self.register_hook("selection", callback)
 
     def on_hover(self, callback: Hook) -> Hook:

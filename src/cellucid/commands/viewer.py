@@ -120,10 +120,16 @@ def run_status(args: argparse.Namespace) -> int:
 
 def print_export_cache() -> None:
     """One line per cached export: folder, complete or partial, size."""
-    from cellucid.serving.exportcache import cached_exports, get_export_cache_dir
+    from cellucid.serving.exportcache import (
+        cached_exports,
+        export_cache_limit,
+        get_export_cache_dir,
+    )
 
     found = cached_exports()
-    print(f"Export cache: {get_export_cache_dir()} ({len(found)} exports)")
+    limit = export_cache_limit()
+    bound = "no size limit" if limit is None else f"limit {limit / 1e9:g} GB"
+    print(f"Export cache: {get_export_cache_dir()} ({count(len(found), 'export')}, {bound})")
     for folder, complete, size in found:
         word = "complete" if complete else "partial"
         print(f"  {folder.name}: {word}, {size:,} bytes")

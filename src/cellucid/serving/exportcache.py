@@ -4,21 +4,32 @@
 is (a file's path, size and modification time; an in-memory AnnData's names, shapes and
 sampled values) and the export settings, so the same data with the same settings opens
 the finished export again instead of exporting twice.
+
+The cache has a size limit (:func:`export_cache_limit`, 20 GB unless
+``$CELLUCID_EXPORT_CACHE_MAX_GB`` says otherwise). Each time data is opened, the least
+recently opened exports are removed until the others fit, never the one being opened and
+never one another process is writing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
+import os
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from cellucid.engine.lock import ExportLockedError, export_lock
 from cellucid.engine.state import read_record, sample_rows
 from cellucid.serving.webcache import cache_folder, folder_bytes, remove_folder
 
 KEY_LENGTH = 24
+#: the export cache's size limit when ``$CELLUCID_EXPORT_CACHE_MAX_GB`` is not set
+DEFAULT_MAX_GB = 20.0
 
 
 def get_export_cache_dir() -> Path:
@@ -131,3 +142,71 @@ def clear_export_cache() -> int:
         Bytes freed.
     """
     return remove_folder(get_export_cache_dir())
+
+
+def export_cache_limit() -> int | None:
+    """The export cache's size limit in bytes, or None for no limit.
+
+    ``$CELLUCID_EXPORT_CACHE_MAX_GB`` (decimal gigabytes; 0 or ``inf`` for no limit), else
+    :data:`DEFAULT_MAX_GB`.
+
+    Raises
+    ------
+    ValueError
+        If the variable is not a non-negative number.
+    """
+    text = os.environ.get("CELLUCID_EXPORT_CACHE_MAX_GB", "").strip()
+    try:
+        gigabytes = float(text) if text else DEFAULT_MAX_GB
+    except ValueError:
+        gigabytes = -1.0
+    if not gigabytes >= 0:  # also NaN
+        raise ValueError(
+            f"CELLUCID_EXPORT_CACHE_MAX_GB={text!r} is not a size in GB; set it to a number "
+            "such as 50, or 0 for no limit."
+        )
+    return None if gigabytes == 0 or math.isinf(gigabytes) else int(gigabytes * 1e9)
+
+
+def mark_used(folder: Path) -> None:
+    """Record that ``folder``'s export was opened now (its time orders the pruning)."""
+    if folder.is_dir():
+        now = time.time()
+        os.utime(folder, (now, now))
+
+
+def prune_export_cache(keep: Path, limit: int | None = None) -> list[Path]:
+    """Remove the least recently opened exports until the cache fits its limit.
+
+    Parameters
+    ----------
+    keep
+        The export being opened: never removed, and its bytes count.
+    limit
+        Bytes; default :func:`export_cache_limit`. None keeps everything.
+
+    Returns
+    -------
+    list of Path
+        The folders removed, oldest first. An export another process is writing is skipped.
+    """
+    limit = export_cache_limit() if limit is None else limit
+    root = get_export_cache_dir()
+    if limit is None or not root.is_dir():
+        return []
+    keep = keep.resolve()
+    others = [p for p in root.iterdir() if p.is_dir() and p.resolve() != keep]
+    sizes = {p: folder_bytes(p) for p in others}
+    total = sum(sizes.values()) + (folder_bytes(keep) if keep.is_dir() else 0)
+    removed = []
+    for folder in sorted(others, key=lambda p: (p.stat().st_mtime, p.name)):
+        if total <= limit:
+            break
+        try:
+            with export_lock(folder):
+                remove_folder(folder)
+        except ExportLockedError:
+            continue  # being written right now
+        total -= sizes[folder]
+        removed.append(folder)
+    return removed

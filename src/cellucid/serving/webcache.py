@@ -37,8 +37,16 @@ def cache_folder(variable: str, name: str) -> Path:
 
 
 def folder_bytes(folder: Path) -> int:
-    """Bytes of every file below ``folder``."""
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    """Bytes of every file below ``folder`` (symlinks not followed)."""
+    total = 0
+    # os.walk on strings: an export holds ~10^4 gene files, pathlib would dominate
+    for root, _, names in os.walk(folder):
+        for name in names:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except FileNotFoundError:
+                pass  # removed while we walked (a temp file renamed into place)
+    return total
 
 
 def remove_folder(folder: Path) -> int:
