@@ -19,6 +19,11 @@ from .test_anndata_inputs import tree_digest
 N_CELLS, N_GENES = 2500, 60
 
 
+@pytest.fixture(autouse=True)
+def fixed_time(monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # the identity's created_at
+
+
 def _arguments(out, matrix, **extra):
     rng = np.random.default_rng(3)
     return {
@@ -99,3 +104,18 @@ def test_a_changed_matrix_after_pass_one_is_still_refused(tmp_path, monkeypatch)
     changed[N_CELLS - 1, 0] = 7.0
     with pytest.raises(ExportMismatchError, match="gene_expression changed in rows"):
         prepare(**_arguments(out, changed.tocsr()))
+
+
+def test_no_exported_gene_means_no_read_of_the_matrix(tmp_path, monkeypatch):
+    """With an empty gene list nothing is made from the matrix: no pass one, no checksums."""
+    import cellucid.engine.genes as engine_genes
+
+    def never(*args, **kwargs):
+        raise AssertionError("the matrix was read block by block")
+
+    monkeypatch.setattr(engine_genes, "_block_stats", never)
+    monkeypatch.setattr("cellucid.engine.checksums.pass_one_blocks", never)
+    out = tmp_path / "export"
+    prepare(**_arguments(out, _matrix(), gene_identifiers=[]))
+    assert MATRIX not in _record(out)["checksums"]
+    assert json.loads((out / "var_manifest.json").read_text())["fields"] == []

@@ -155,7 +155,7 @@ def _matrix_checksums_can_wait(target: Path, plan: ExportPlan, force: bool) -> b
     a forced rewrite, or one whose run stopped before it checksummed the matrix (and so
     before it wrote anything made from it). Pass one runs only for quantized genes.
     """
-    if plan.genes is None or plan.settings.var_quantization is None:
+    if plan.genes is None or not plan.genes.ids or plan.settings.var_quantization is None:
         return False
     if force:
         return True

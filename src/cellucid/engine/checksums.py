@@ -44,7 +44,8 @@ def _gridded(inputs: CheckedInputs, with_matrix: bool) -> dict[str, tuple[da.Arr
     if inputs.connectivities is not None:
         arrays["connectivities"] = inputs.connectivities
     grids = {name: (x.rechunk({0: CHECK_ROWS, 1: -1}), CHECK_ROWS) for name, x in arrays.items()}
-    if inputs.matrix is not None and with_matrix:
+    # with no gene exported, no file is made from the matrix: nothing to guard
+    if inputs.matrix is not None and with_matrix and len(inputs.gene_columns):
         matrix, rows = grid_matrix(inputs.matrix, inputs.matrix_source)
         grids[MATRIX] = (pass_one_blocks(matrix, inputs.gene_columns, rows), rows)
     return grids

@@ -49,7 +49,7 @@ def plan_gene_fields(ctx: RunContext) -> None:
         return
     matrix, piece_cells = grid_matrix(ctx.inputs.matrix, ctx.inputs.matrix_source)
     lo = hi = None
-    if ctx.plan.settings.var_quantization is not None:
+    if ctx.plan.settings.var_quantization is not None and genes.ids:
         with ctx.phase("genes.ranges"):
             lo, hi = _ranges(ctx, matrix, piece_cells)
     ctx.results["gene_work"] = (matrix, piece_cells, lo, hi)
