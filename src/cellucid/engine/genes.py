@@ -23,6 +23,7 @@ import scipy.sparse as sp
 from zlib_ng import zlib_ng
 
 from cellucid.engine.block_crc import block_crc
+from cellucid.engine.csr_extrema import csr_column_extrema
 from cellucid.engine.files import write_parts
 from cellucid.engine.inputs import as_cell_chunked, is_sparse_array
 from cellucid.engine.runner import run_tasks
@@ -380,31 +381,8 @@ def _block_stats(block: object, columns: np.ndarray, checksum: bool) -> tuple[An
 
 
 def _block_extrema(block: object, columns: np.ndarray) -> tuple[np.ndarray, ...]:
-    n_rows, n_genes = block.shape
     if sp.issparse(block):
-        # gene-major copy: each gene's stored values are one contiguous run
-        csc = sp.csc_matrix(block)
-        csc.sum_duplicates()
-        data = csc.data
-        counts = np.diff(csc.indptr)
-        bad = np.zeros(n_genes, dtype=np.int64)
-        lo = np.full(n_genes, np.inf)
-        hi = np.full(n_genes, -np.inf)
-        stored = counts > 0
-        if stored.any():
-            # runs of stored genes are contiguous and non-empty, as reduceat needs
-            starts = csc.indptr[:-1][stored]
-            finite = np.isfinite(data)
-            low_data = high_data = data
-            if not finite.all():
-                bad[stored] = np.add.reduceat((~finite).astype(np.int64), starts)
-                low_data = np.where(finite, data, np.inf)
-                high_data = np.where(finite, data, -np.inf)
-            lo[stored] = np.minimum.reduceat(low_data, starts)
-            hi[stored] = np.maximum.reduceat(high_data, starts)
-        implicit_zero = counts < n_rows
-        lo[implicit_zero] = np.minimum(lo[implicit_zero], 0.0)
-        hi[implicit_zero] = np.maximum(hi[implicit_zero], 0.0)
+        lo, hi, bad = csr_column_extrema(block)
         return lo[columns], hi[columns], bad[columns]
     dense = np.asarray(block)[:, columns].astype(np.float64)
     finite = np.isfinite(dense)
