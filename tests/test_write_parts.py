@@ -1,4 +1,4 @@
-"""write_parts: the atomic multi-buffer writer of the gene files."""
+"""The atomic writers: write_parts (gene files) and BinaryStream (every other binary)."""
 
 from __future__ import annotations
 
@@ -42,3 +42,26 @@ def test_a_failed_write_leaves_neither_the_file_nor_its_temp(tmp_path, monkeypat
         write_parts(str(tmp_path / "f.bin"), [b"x"])
     assert str(tmp_path) in str(caught.value)
     assert os.listdir(tmp_path) == []
+
+
+def test_a_stream_gives_the_same_bytes_however_it_is_fed(tmp_path, monkeypatch):
+    import zlib
+
+    import numpy as np
+
+    from cellucid.engine.files import BinaryStream, write_binary
+
+    monkeypatch.setattr(files, "PIECE_BYTES", 4096)  # many pieces in flight at once
+    values = np.random.default_rng(1).normal(size=50_000).astype(np.float32)
+    write_binary(tmp_path / "whole.gz", values, 6)
+    with BinaryStream(tmp_path / "fed.gz", 6) as stream:
+        for start in range(0, len(values), 777):
+            stream.write(values[start : start + 777])
+    whole = (tmp_path / "whole.gz").read_bytes()
+    assert (tmp_path / "fed.gz").read_bytes() == whole
+    assert zlib.decompress(whole, 31) == values.tobytes()
+    with pytest.raises(RuntimeError, match="stop"):
+        with BinaryStream(tmp_path / "failed.gz", 6) as stream:
+            stream.write(values)
+            raise RuntimeError("stop")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fed.gz", "whole.gz"]
