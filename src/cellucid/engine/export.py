@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from cellucid.checked import CheckedInputs
-from cellucid.engine.context import SPILL_DIRNAME, RunContext
+from cellucid.engine.context import GENE_SPILL_NAME, SPILL_DIRNAME, RunContext
 from cellucid.engine.files import ExportWriteError, describe_os_error
 from cellucid.engine.sections import run_sections
 from cellucid.engine.state import ExportRecord, write_record
@@ -36,8 +36,7 @@ def run_export(
         for folder in plan.folders():
             (out / folder).mkdir(parents=True, exist_ok=True)
         write_record(out, record)
-        # pieces of an interrupted run: never reused, their grid may not even match
-        shutil.rmtree(out / SPILL_DIRNAME, ignore_errors=True)
+        clear_scratch(out / SPILL_DIRNAME, keep_gene_blocks=resume)
         run_sections(RunContext(plan, inputs, reporter, resume=resume, progress=progress))
         shutil.rmtree(out / SPILL_DIRNAME, ignore_errors=True)
     except OSError as error:
@@ -48,3 +47,21 @@ def run_export(
         raise ExportWriteError(error.errno, describe_os_error(error, out)) from error
     write_record(out, dataclasses.replace(record, complete=True))
     return out
+
+
+def clear_scratch(spill: Path, keep_gene_blocks: bool) -> None:
+    """Remove what earlier runs left in the spill folder.
+
+    Scratch files of a killed run are never complete, so they always go. The gene blocks
+    an interrupted run committed stay when this run resumes the export (same fingerprint
+    and inputs): the genes section reuses them when they fit its grid and settings.
+    """
+    if not spill.is_dir():
+        return
+    for entry in spill.iterdir():
+        if keep_gene_blocks and entry.name == GENE_SPILL_NAME:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
