@@ -10,6 +10,7 @@ from pathlib import Path
 from cellucid.checked import CheckedInputs
 from cellucid.engine.context import GENE_SPILL_NAME, SPILL_DIRNAME, RunContext
 from cellucid.engine.files import ExportWriteError, describe_os_error
+from cellucid.engine.gene_spill import remove_spill
 from cellucid.engine.sections import run_sections
 from cellucid.engine.state import ExportRecord, write_record
 from cellucid.plan.types import ExportPlan
@@ -59,9 +60,10 @@ def clear_scratch(spill: Path, keep_gene_blocks: bool) -> None:
     if not spill.is_dir():
         return
     for entry in spill.iterdir():
-        if keep_gene_blocks and entry.name == GENE_SPILL_NAME:
-            continue
-        if entry.is_dir() and not entry.is_symlink():
+        if entry.name == GENE_SPILL_NAME:
+            if not keep_gene_blocks:
+                remove_spill(entry)
+        elif entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
         else:
             entry.unlink(missing_ok=True)

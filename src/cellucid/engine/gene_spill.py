@@ -111,7 +111,7 @@ def _spilled_genes(plan: dict[str, Any], todo: np.ndarray, n_exported: int) -> n
     """The genes of an earlier plan when they are valid export indices and cover ``todo``."""
     try:
         genes = np.asarray(plan["genes"], dtype=np.int64)
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         return None
     valid = genes.ndim == 1 and len(genes) > 0 and genes[0] >= 0 and genes[-1] < n_exported
     if not valid or not (np.diff(genes) > 0).all() or not np.isin(todo, genes).all():
@@ -155,10 +155,29 @@ def open_spill(
             return GeneSpill(folder, job, genes, completed_blocks(folder, job))
     job = make_job(todo)
     # nothing here fits this run: pieces of other settings or genes must not be mixed in
-    shutil.rmtree(folder, ignore_errors=True)
+    remove_spill(folder)
     folder.mkdir(parents=True)
     write_text(folder / PLAN_NAME, json.dumps(spill_key(job, todo)))
     return GeneSpill(folder, job, todo, {})
+
+
+def remove_spill(folder: Path) -> None:
+    """Remove the kept gene blocks, ``plan.json`` first.
+
+    Without a plan nothing in the folder is reused, so a removal cut short (a kill, a file
+    that cannot be removed) never leaves blocks that a later plan would take as its own.
+
+    Raises
+    ------
+    OSError
+        If a file cannot be removed (the next run must not find a half-emptied folder
+        under a new plan).
+    """
+    if folder.is_symlink() or not folder.is_dir():
+        folder.unlink(missing_ok=True)
+        return
+    (folder / PLAN_NAME).unlink(missing_ok=True)
+    shutil.rmtree(folder)
 
 
 def _pieces_path(folder: Path | str, job: GeneJob, block: int, slab: int) -> Path:

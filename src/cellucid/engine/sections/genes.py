@@ -14,7 +14,7 @@ import dask.array as da
 import numpy as np
 
 from cellucid.engine.context import RunContext
-from cellucid.engine.gene_spill import GeneSpill, commit_block_pieces, open_spill
+from cellucid.engine.gene_spill import GeneSpill, commit_block_pieces, open_spill, remove_spill
 from cellucid.engine.genes import (
     GeneJob,
     assembly_ranges,
@@ -154,7 +154,7 @@ def _write_files(
                 unit=" genes",
                 weights=[len(run) for run in assembly_ranges(stored, genes=positions)],
             )
-        shutil.rmtree(spill.folder, ignore_errors=True)
+        remove_spill(spill.folder)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
