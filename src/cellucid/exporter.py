@@ -16,18 +16,20 @@ import pandas as pd
 from cellucid import options as option_table
 from cellucid.checked import CheckedInputs
 from cellucid.checks import check_inputs
-from cellucid.engine.checksums import input_checksums
+from cellucid.engine.checksums import MATRIX, input_checksums, is_pending
 from cellucid.engine.context import SPILL_DIRNAME
 from cellucid.engine.export import run_export
-from cellucid.engine.files import ExportWriteError, describe_os_error
+from cellucid.engine.files import ExportWriteError, describe_os_error, files_bytes
 from cellucid.engine.lock import export_lock
 from cellucid.engine.obs_fields import CategoricalColumn
 from cellucid.engine.state import (
+    DamagedRecordError,
     ExportMismatchError,
     ExportRecord,
     fingerprint,
     leftover_temp_files,
     prepare_folder,
+    read_record,
 )
 from cellucid.input_files import OutputPathError, check_name_lengths, check_out_dir
 from cellucid.plan import ExportPlan, Settings, make_plan
@@ -100,15 +102,17 @@ def export(values: dict[str, Any]) -> Path:
     target = Path(values["out_dir"]) if values["out_dir"] is not None else Path.cwd() / "exports"
     plan = make_plan(inputs.summary(), settings_from(values, target))
     check_name_lengths(target, plan.files())
-    record = ExportRecord(
-        _fingerprint(inputs, plan, values),
-        plan.settings.record_dict(),
-        plan.files(),
-        complete=False,
-        checksums=input_checksums(inputs),
-    )
+    fingerprint = _fingerprint(inputs, plan, values)
     _make_folder(target)
     with export_lock(target):
+        with_matrix = not _matrix_checksums_can_wait(target, plan, values["force"])
+        record = ExportRecord(
+            fingerprint,
+            plan.settings.record_dict(),
+            plan.files(),
+            complete=False,
+            checksums=input_checksums(inputs, with_matrix=with_matrix),
+        )
         try:
             resume = _prepare_target(target, record, set(plan.files()), values["force"])
         except ExportMismatchError as error:
@@ -144,6 +148,24 @@ def _run(
     return out
 
 
+def _matrix_checksums_can_wait(target: Path, plan: ExportPlan, force: bool) -> bool:
+    """Whether the genes' pass one may checksum the matrix as it reads it (one read less).
+
+    Only when no earlier record needs the matrix's checksums to decide on a resume: none,
+    a forced rewrite, or one whose run stopped before it checksummed the matrix (and so
+    before it wrote anything made from it). Pass one runs only for quantized genes.
+    """
+    if plan.genes is None or plan.settings.var_quantization is None:
+        return False
+    if force:
+        return True
+    try:
+        old = read_record(target)
+    except DamagedRecordError:
+        return False  # the folder checks say what is wrong; nothing to gain here
+    return old is None or is_pending(old.checksums.get(MATRIX))
+
+
 def _check_requested_genes(
     inputs: CheckedInputs, values: dict[str, Any], reporter: Reporter
 ) -> None:
@@ -171,8 +193,8 @@ def _check_requested_genes(
 
 def summary_line(plan: ExportPlan, inputs: CheckedInputs, seconds: float) -> str:
     """The last line of an export: what was written, how big, how long, where."""
-    files = [plan.settings.out_dir / f for f in plan.files()]
-    n_bytes = sum(f.stat().st_size for f in files if f.exists())
+    files = plan.files()
+    n_bytes = files_bytes(plan.settings.out_dir, files)
     n_genes = len(plan.genes.ids) if plan.genes is not None else 0
     return (
         f"✓ Exported {count(inputs.n_cells, 'cell')} × {count(n_genes, 'gene')} "

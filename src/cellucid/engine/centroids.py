@@ -5,6 +5,7 @@ from __future__ import annotations
 import dask
 import dask.array as da
 import numpy as np
+import scipy.sparse as sp
 
 # Latent sums are accumulated on this fixed grid of cells, then added in grid order, so
 # the float64 result does not depend on the input's chunking.
@@ -61,11 +62,13 @@ def _grid_sums(block: np.ndarray, codes_blocks: list[np.ndarray], sizes: list[in
     values = np.asarray(block, dtype=np.float32).astype(np.float64)
     sums = []
     for codes, size in zip(codes_blocks, sizes, strict=True):
-        valid = codes >= 0
-        per_dim = np.zeros((size, values.shape[1]), dtype=np.float64)
-        for axis in range(values.shape[1]):
-            per_dim[:, axis] = np.bincount(codes[valid], values[valid, axis], minlength=size)
-        sums.append(per_dim)
+        cells = np.flatnonzero(codes >= 0)
+        # a one-hot (category x cell) product adds each category's rows in cell order, as a
+        # bincount per dimension would (the same float64 sums), in one pass over the block
+        one_hot = sp.csr_matrix(
+            (np.ones(len(cells)), (codes[cells], cells)), shape=(size, values.shape[0])
+        )
+        sums.append(np.asarray(one_hot @ values))
     return sums
 
 

@@ -7,14 +7,16 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cellucid.checked import CheckedInputs
+from cellucid.engine.checksums import is_pending
 from cellucid.engine.files import RUN_TOKEN, write_binary
+from cellucid.engine.state import ExportRecord, write_record
 from cellucid.layouts import Layout, get_layout
 from cellucid.plan.types import ExportPlan
 from cellucid.report import Reporter
@@ -35,6 +37,8 @@ class RunContext:
     reporter: Reporter
     resume: bool
     progress: bool
+    #: the export record as written at the start; sections may complete its checksums
+    record: ExportRecord | None = None
     results: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -61,6 +65,16 @@ class RunContext:
 
     def say(self, message: str) -> None:
         self.reporter.say(message)
+
+    def checksum_pending(self, name: str) -> bool:
+        """Whether the record waits for this run to checksum input ``name``."""
+        return self.record is not None and is_pending(self.record.checksums.get(name))
+
+    def record_checksums(self, name: str, entry: dict[str, Any]) -> None:
+        """Put input ``name``'s checksums in the record, on disk before any file made from it."""
+        assert self.record is not None
+        self.record = replace(self.record, checksums=self.record.checksums | {name: entry})
+        write_record(self.out, self.record)
 
     def keep(self, relative: str, section: str) -> bool:
         """Whether a complete file from an earlier run of this export can stay."""

@@ -38,7 +38,11 @@ def run_export(
             (out / folder).mkdir(parents=True, exist_ok=True)
         write_record(out, record)
         clear_scratch(out / SPILL_DIRNAME, keep_gene_blocks=resume)
-        run_sections(RunContext(plan, inputs, reporter, resume=resume, progress=progress))
+        context = RunContext(
+            plan, inputs, reporter, resume=resume, progress=progress, record=record
+        )
+        run_sections(context)
+        record = context.record
         shutil.rmtree(out / SPILL_DIRNAME, ignore_errors=True)
     except OSError as error:
         # spill files and folders are opened outside atomic_file; a full disk there must

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -64,6 +65,59 @@ def atomic_file(path: Path) -> Iterator[BinaryIO]:
         if isinstance(error, OSError) and not isinstance(error, ExportWriteError):
             raise ExportWriteError(error.errno, describe_os_error(error, path.parent)) from error
         raise
+
+
+def files_bytes(root: Path, relatives: Iterable[str]) -> int:
+    """Total size of the files of ``relatives`` under ``root`` that exist.
+
+    With plain strings: pathlib's overhead is larger than the stat calls themselves for the
+    ten thousand files of a gene export.
+    """
+    base, total = str(root), 0
+    for relative in relatives:
+        try:
+            total += os.stat(os.path.join(base, relative)).st_size
+        except FileNotFoundError:
+            pass
+    return total
+
+
+def write_parts(path: str, parts: list[bytes | memoryview]) -> None:
+    """Write ``parts`` back to back as the file ``path``, atomically, as :func:`atomic_file`.
+
+    One ``writev`` per 1,024 parts on plain strings: the gene files are ten thousand small
+    files, and pathlib and buffered file objects cost more than the writing itself.
+    """
+    folder, name = os.path.split(path)
+    temp = os.path.join(folder, f".{name}{TEMP_MARKER}{os.getpid()}-{RUN_TOKEN}")
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        try:
+            for start in range(0, len(parts), 1024):
+                batch = parts[start : start + 1024]
+                _finish_short_write(fd, batch, os.writev(fd, batch))
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    except BaseException as error:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        if isinstance(error, OSError) and not isinstance(error, ExportWriteError):
+            message = describe_os_error(error, Path(folder))
+            raise ExportWriteError(error.errno, message) from error
+        raise
+
+
+def _finish_short_write(fd: int, batch: list[bytes | memoryview], written: int) -> None:
+    """Write what ``writev`` left of ``batch`` (rare: signals, some file systems)."""
+    for part in batch:
+        view = memoryview(part).cast("B")
+        if written >= len(view):
+            written -= len(view)
+            continue
+        view, written = view[written:], 0
+        while len(view):
+            view = view[os.write(fd, view) :]
 
 
 def write_text(path: Path, text: str) -> None:

@@ -10,12 +10,12 @@ block of the matrix, and the bytes depend on the grid only, never on the schedul
 
 from __future__ import annotations
 
+import mmap
 import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import dask
 import dask.array as da
@@ -23,8 +23,9 @@ import numpy as np
 import scipy.sparse as sp
 from zlib_ng import zlib_ng
 
-from cellucid.engine.files import atomic_file
-from cellucid.engine.inputs import is_sparse_array
+from cellucid.engine.block_crc import block_crc
+from cellucid.engine.files import write_parts
+from cellucid.engine.inputs import as_cell_chunked, is_sparse_array
 from cellucid.engine.runner import run_tasks
 from cellucid.format.gzip_pieces import MemberAssembler
 from cellucid.format.quantize import quantize_rows
@@ -202,29 +203,57 @@ def _backgrounds(genes: np.ndarray, job: GeneJob) -> np.ndarray:
 def assemble_genes(genes: Sequence[int], indexes: list[list[np.ndarray]], job: GeneJob) -> int:
     """Write the final files of ``genes`` (indices into the job) from the spill files.
 
-    Returns how many files were written.
+    Returns how many files were written. Spill files are mapped, not read: each file is
+    its pieces' slices of the maps, framed as one gzip member and written with one
+    ``writev``.
     """
     itemsize = np.dtype({None: "float32", 8: "uint8", 16: "uint16"}[job.bits]).itemsize
-    fds: dict[tuple[int, int], int] = {}
+    raw_lengths = [
+        min(job.piece_cells, job.n_cells - block * job.piece_cells) * itemsize
+        for block in range(job.n_blocks)
+    ]
+    spills = _SpillMaps(job)
     try:
         for gene in genes:
             slab, local = divmod(gene, job.slab_genes)
             assembler = MemberAssembler(compressed=bool(job.compression))
-            with atomic_file(Path(job.paths[gene])) as handle:
-                handle.write(assembler.start())
-                for block in range(job.n_blocks):
-                    fd = fds.get((block, slab))
-                    if fd is None:
-                        fd = fds[(block, slab)] = os.open(job.spill_path(block, slab), os.O_RDONLY)
-                    offset, length, crc = (int(v) for v in indexes[block][slab][local])
-                    rows = min(job.piece_cells, job.n_cells - block * job.piece_cells)
-                    data = os.pread(fd, length, offset)
-                    handle.write(assembler.add(data, crc, rows * itemsize))
-                handle.write(assembler.finish())
+            parts: list[bytes | memoryview] = [assembler.start()]
+            for block, raw_length in enumerate(raw_lengths):
+                spill, (offset, length, crc) = spills.piece(block, slab, local, indexes)
+                parts.append(assembler.add(spill[offset : offset + length], crc, raw_length))
+            parts.append(assembler.finish())
+            write_parts(job.paths[gene], parts)
     finally:
-        for fd in fds.values():
-            os.close(fd)
+        spills.close()
     return len(genes)
+
+
+class _SpillMaps:
+    """The spill files of one assembly task, mapped read-only, and their indexes as ints."""
+
+    def __init__(self, job: GeneJob) -> None:
+        self.job = job
+        self.maps: dict[tuple[int, int], tuple[memoryview, list]] = {}
+
+    def piece(
+        self, block: int, slab: int, local: int, indexes: list[list[np.ndarray]]
+    ) -> tuple[memoryview, list[int]]:
+        """The map of block ``block``'s spill file and (offset, length, crc) of a piece."""
+        entry = self.maps.get((block, slab))
+        if entry is None:
+            with open(self.job.spill_path(block, slab), "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else None
+            view = memoryview(mapped) if mapped is not None else memoryview(b"")
+            # Python ints once per spill file: numpy scalars per piece cost more than the copy
+            entry = self.maps[(block, slab)] = (view, indexes[block][slab].tolist())
+        view, rows = entry
+        return view, rows[local]
+
+    def close(self) -> None:
+        # dropped, not closed: slices of the last file's parts may still be alive (an
+        # error mid-file); each map is unmapped when its last slice goes
+        self.maps.clear()
 
 
 def slab_genes_for(piece_cells: int, n_genes: int, dense: bool) -> int:
@@ -283,43 +312,80 @@ def assembly_ranges(
     return [genes[start : start + genes_per_task] for start in range(0, len(genes), genes_per_task)]
 
 
+def grid_matrix(matrix: da.Array, source: object) -> tuple[da.Array, int]:
+    """The matrix read on the gene grid, and the grid's cells per block.
+
+    The grid depends on the data only (a sample of rows), so the bytes do not depend on
+    chunk_size. Inputs that are not dask arrays are read straight on the grid (dense ones
+    also in slabs of genes): rechunking would read each input chunk whole.
+    """
+    piece_cells = choose_piece_cells(matrix)
+    if not isinstance(source, da.Array):
+        slab = slab_genes_for(piece_cells, matrix.shape[1], dense=not is_sparse_array(matrix))
+        matrix = as_cell_chunked(source, piece_cells, slab)
+    return matrix, piece_cells
+
+
+def pass_one_blocks(matrix: da.Array, columns: np.ndarray, piece_cells: int) -> da.Array:
+    """The blocks pass one reads: the gene grid's rows, and for dense input slabs of genes.
+
+    A task then holds no more of the matrix than a gene-writing task does. The export
+    record's checksums of the matrix are taken on these same blocks.
+    """
+    if is_sparse_array(matrix):
+        return matrix.rechunk({0: piece_cells, 1: -1})
+    slab = slab_genes_for(piece_cells, len(columns), dense=True)
+    return _select(matrix, columns).rechunk({0: piece_cells, 1: slab})
+
+
+@dataclass(frozen=True)
+class GeneRanges:
+    """What pass one found: per exported gene, and per block it read."""
+
+    lo: np.ndarray  # smallest finite value (implicit zeros count)
+    hi: np.ndarray  # largest finite value
+    bad: np.ndarray  # count of NaN/Inf
+    crcs: list[list[int]] | None  # block_crc of each (row, slab) block, when asked
+
+
 def gene_ranges(
-    matrix: da.Array,
+    blocks: da.Array,
     columns: np.ndarray,
-    piece_cells: int,
+    *,
+    checksums: bool = False,
     scheduler: str | None = None,
     progress: bool = False,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pass one for genes: min and max of the finite values and the count of NaN/Inf.
+) -> GeneRanges:
+    """Pass one for genes over :func:`pass_one_blocks`: each gene's range, and checksums.
 
-    A sparse column's implicit zeros count as values. Blocks follow the gene grid (and,
-    for dense input, the gene slabs), so a task holds no more of the matrix than a
-    gene-writing task does.
+    ``columns`` are the exported genes' matrix columns (a dense ``blocks`` holds only
+    those already). With ``checksums`` each block's :func:`block_crc` is taken too, so
+    the export record gets the matrix's checksums without reading it once more.
     """
-    dense = not is_sparse_array(matrix)
-    slab = slab_genes_for(piece_cells, len(columns), dense)
-    if dense:
-        gridded = _select(matrix, columns).rechunk({0: piece_cells, 1: slab})
-    else:
-        gridded = matrix.rechunk({0: piece_cells, 1: -1})
-    blocks = gridded.to_delayed()
+    dense = not is_sparse_array(blocks)
+    delayed = blocks.to_delayed()
     stats = run_tasks(
         [
             dask.delayed(_block_stats)(
-                blocks[k, j], np.arange(gridded.chunks[1][j]) if dense else columns
+                delayed[k, j], np.arange(blocks.chunks[1][j]) if dense else columns, checksums
             )
-            for k in range(blocks.shape[0])
-            for j in range(blocks.shape[1])
+            for k in range(delayed.shape[0])
+            for j in range(delayed.shape[1])
         ],
         desc="genes: pass one (ranges)",
         progress=progress,
         unit=" blocks",
         scheduler=scheduler,
     )
-    width = blocks.shape[1]
-    rows = [stats[k * width : (k + 1) * width] for k in range(blocks.shape[0])]
+    width = delayed.shape[1]
+    rows = [stats[k * width : (k + 1) * width] for k in range(delayed.shape[0])]
     joined = [[np.concatenate([part[i] for part in row]) for row in rows] for i in range(3)]
-    return np.min(joined[0], axis=0), np.max(joined[1], axis=0), np.sum(joined[2], axis=0)
+    return GeneRanges(
+        np.min(joined[0], axis=0),
+        np.max(joined[1], axis=0),
+        np.sum(joined[2], axis=0),
+        [[part[3] for part in row] for row in rows] if checksums else None,
+    )
 
 
 def _select(matrix: da.Array, columns: np.ndarray) -> da.Array:
@@ -327,7 +393,12 @@ def _select(matrix: da.Array, columns: np.ndarray) -> da.Array:
     return matrix if every else matrix[:, columns]
 
 
-def _block_stats(block: object, columns: np.ndarray) -> tuple[np.ndarray, ...]:
+def _block_stats(block: object, columns: np.ndarray, checksum: bool) -> tuple[Any, ...]:
+    crc = block_crc(block) if checksum else None
+    return (*_block_extrema(block, columns), crc)
+
+
+def _block_extrema(block: object, columns: np.ndarray) -> tuple[np.ndarray, ...]:
     n_rows, n_genes = block.shape
     if sp.issparse(block):
         # gene-major copy: each gene's stored values are one contiguous run

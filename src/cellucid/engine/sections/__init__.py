@@ -7,8 +7,8 @@ sections need in ``context.results``. Manifests and the identity are sections to
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -26,7 +26,7 @@ from cellucid.engine.sections.registry import section, writers
 
 # the sections an early-view run holds back until the manifests and identity exist
 _LATE = ("genes", "manifests", "identity")
-# run beside the genes' pass one in an early-view run: they read different inputs
+# run beside the genes' pass one: they read different inputs
 _BESIDE_GENE_RANGES = ("connectivity",)
 _EARLY_VIEW: ContextVar[bool] = ContextVar("cellucid_early_view", default=False)
 
@@ -52,33 +52,57 @@ def _timed(context: RunContext, name: str, step: Callable[[RunContext], None]) -
         step(context)
 
 
+def _start_beside(context: RunContext, steps: list[tuple[str, Callable]]) -> Callable[[], None]:
+    """Run ``steps`` in a daemon thread; returns the call that waits for them.
+
+    A daemon thread, as the task runner's workers: after Ctrl+C the process does not wait
+    for it (a concurrent.futures worker would be joined at exit).
+    """
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for name, step in steps:
+                _timed(context, name, step)
+        except BaseException as error:  # noqa: BLE001 - raised again in the caller's thread
+            errors.append(error)
+
+    thread = threading.Thread(target=work, daemon=True, name="cellucid-beside")
+    thread.start()
+
+    def wait() -> None:
+        while thread.is_alive():
+            thread.join(0.1)  # short waits: Ctrl+C reaches the main thread at once
+        if errors:
+            raise errors[0]
+
+    return wait
+
+
 def run_sections(context: RunContext) -> None:
     """Run every registered section writer in order (see :func:`early_view`).
 
-    Each section's wall time goes to ``context.results["timings"]`` and to the
-    ``cellucid.engine`` logger (the benchmarks read it to report time per phase).
+    The connectivity is written beside the genes' pass one: they read different inputs,
+    and each leaves a core idle part of the time (reads hold h5py's lock). Manifests and
+    the identity come last, or before the gene files in an early-view run. Each section's
+    wall time goes to ``context.results["timings"]`` and to the ``cellucid.engine`` logger
+    (the benchmarks read it to report time per phase).
     """
-    if not _EARLY_VIEW.get():
-        for name, writer in writers():
-            _timed(context, name, writer)
-        return
     held = dict((name, w) for name, w in writers() if name in _LATE + _BESIDE_GENE_RANGES)
     for name, writer in writers():
         if name not in held:
             _timed(context, name, writer)
-    # The graph and the matrix are read at once: the first view waits for both.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        beside = [
-            pool.submit(_timed, context, name, held[name])
-            for name in _BESIDE_GENE_RANGES
-            if name in held
-        ]
-        _timed(context, "genes", genes.plan_gene_fields)
-        for future in beside:
-            future.result()
-    _timed(context, "manifests", held["manifests"])
-    _timed(context, "identity", held["identity"])
+    wait = _start_beside(context, [(n, held[n]) for n in _BESIDE_GENE_RANGES if n in held])
+    _timed(context, "genes", genes.plan_gene_fields)
+    wait()
+    last = [(name, held[name]) for name in ("manifests", "identity")]
+    if _EARLY_VIEW.get():
+        for name, writer in last:
+            _timed(context, name, writer)
+        last = []
     _timed(context, "genes", genes.write_gene_files)
+    for name, writer in last:
+        _timed(context, name, writer)
 
 
 __all__ = ["early_view", "run_sections", "section", "writers"]

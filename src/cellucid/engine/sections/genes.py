@@ -13,6 +13,7 @@ from typing import Any
 import dask.array as da
 import numpy as np
 
+from cellucid.engine.checksums import MATRIX, matrix_checksums
 from cellucid.engine.context import RunContext
 from cellucid.engine.gene_spill import GeneSpill, commit_block_pieces, open_spill, remove_spill
 from cellucid.engine.genes import (
@@ -20,11 +21,12 @@ from cellucid.engine.genes import (
     assembly_ranges,
     assembly_tasks,
     block_tasks,
-    choose_piece_cells,
     gene_ranges,
+    grid_matrix,
+    pass_one_blocks,
     slab_genes_for,
 )
-from cellucid.engine.inputs import as_cell_chunked, is_sparse_array
+from cellucid.engine.inputs import is_sparse_array
 from cellucid.engine.runner import run_tasks
 from cellucid.engine.sections.registry import section
 from cellucid.format.quantize import Range
@@ -47,7 +49,7 @@ def plan_gene_fields(ctx: RunContext) -> None:
     if genes is None:
         ctx.say("INFO: No gene expression data provided, skipping var export.")
         return
-    matrix, piece_cells = gridded_matrix(ctx)
+    matrix, piece_cells = grid_matrix(ctx.inputs.matrix, ctx.inputs.matrix_source)
     lo = hi = None
     if ctx.plan.settings.var_quantization is not None:
         with ctx.phase("genes.ranges"):
@@ -79,25 +81,15 @@ def write_gene_files(ctx: RunContext) -> None:
     )
 
 
-def gridded_matrix(ctx: RunContext) -> tuple[da.Array, int]:
-    """The matrix read on the gene grid, and the grid's cells per block.
-
-    The grid depends on the data only (a sample of rows), so the bytes do not depend on
-    chunk_size. Inputs that are not dask arrays are read straight on the grid (dense ones
-    also in slabs of genes): rechunking would read each input chunk whole.
-    """
-    matrix = ctx.inputs.matrix
-    piece_cells = choose_piece_cells(matrix)
-    if not isinstance(ctx.inputs.matrix_source, da.Array):
-        slab = slab_genes_for(piece_cells, matrix.shape[1], dense=not is_sparse_array(matrix))
-        matrix = as_cell_chunked(ctx.inputs.matrix_source, piece_cells, slab)
-    return matrix, piece_cells
-
-
 def _ranges(ctx: RunContext, matrix: da.Array, piece_cells: int) -> tuple[Any, Any]:
-    lo, hi, bad = gene_ranges(matrix, ctx.inputs.gene_columns, piece_cells, progress=ctx.progress)
-    ranges = [Range.from_extrema(a, b) for a, b in zip(lo, hi, strict=True)]
-    n_bad = int((bad > 0).sum())
+    """Pass one; also the matrix's checksums when the record still waits for them."""
+    blocks = pass_one_blocks(matrix, ctx.inputs.gene_columns, piece_cells)
+    pending = ctx.checksum_pending(MATRIX)
+    found = gene_ranges(blocks, ctx.inputs.gene_columns, checksums=pending, progress=ctx.progress)
+    if pending:
+        ctx.record_checksums(MATRIX, matrix_checksums(piece_cells, found.crcs))
+    ranges = [Range.from_extrema(a, b) for a, b in zip(found.lo, found.hi, strict=True)]
+    n_bad = int((found.bad > 0).sum())
     if n_bad:
         ctx.say(f"  ⚠ {count(n_bad, 'gene')} contain NaN/Inf values (mapped to missing marker)")
     return np.array([r.lo for r in ranges]), np.array([r.hi for r in ranges])
