@@ -22,6 +22,9 @@ from cellucid.plan.types import ExportPlan
 from cellucid.report import Reporter
 
 SPILL_DIRNAME = ".cellucid-spill"
+#: the part of the spill folder that outlives a run: gene blocks an interrupted run
+#: completed (see :mod:`cellucid.engine.gene_spill`); the rest is per-run scratch
+GENE_SPILL_NAME = "genes"
 LOG = logging.getLogger("cellucid.engine")
 
 
@@ -46,6 +49,11 @@ class RunContext:
     def spill(self) -> Path:
         """This run's scratch folder (inside the shared spill folder, unique per run)."""
         return self.out / SPILL_DIRNAME / f"run-{os.getpid()}-{RUN_TOKEN}"
+
+    @property
+    def gene_spill(self) -> Path:
+        """The gene blocks kept for a rerun, shared by the runs of this export."""
+        return self.out / SPILL_DIRNAME / GENE_SPILL_NAME
 
     @property
     def layout(self) -> Layout:

@@ -8,8 +8,9 @@ import shutil
 from pathlib import Path
 
 from cellucid.checked import CheckedInputs
-from cellucid.engine.context import SPILL_DIRNAME, RunContext
+from cellucid.engine.context import GENE_SPILL_NAME, SPILL_DIRNAME, RunContext
 from cellucid.engine.files import ExportWriteError, describe_os_error
+from cellucid.engine.gene_spill import remove_spill
 from cellucid.engine.sections import run_sections
 from cellucid.engine.state import ExportRecord, write_record
 from cellucid.plan.types import ExportPlan
@@ -36,8 +37,7 @@ def run_export(
         for folder in plan.folders():
             (out / folder).mkdir(parents=True, exist_ok=True)
         write_record(out, record)
-        # pieces of an interrupted run: never reused, their grid may not even match
-        shutil.rmtree(out / SPILL_DIRNAME, ignore_errors=True)
+        clear_scratch(out / SPILL_DIRNAME, keep_gene_blocks=resume)
         context = RunContext(
             plan, inputs, reporter, resume=resume, progress=progress, record=record
         )
@@ -52,3 +52,22 @@ def run_export(
         raise ExportWriteError(error.errno, describe_os_error(error, out)) from error
     write_record(out, dataclasses.replace(record, complete=True))
     return out
+
+
+def clear_scratch(spill: Path, keep_gene_blocks: bool) -> None:
+    """Remove what earlier runs left in the spill folder.
+
+    Scratch files of a killed run are never complete, so they always go. The gene blocks
+    an interrupted run committed stay when this run resumes the export (same fingerprint
+    and inputs): the genes section reuses them when they fit its grid and settings.
+    """
+    if not spill.is_dir():
+        return
+    for entry in spill.iterdir():
+        if entry.name == GENE_SPILL_NAME:
+            if not keep_gene_blocks:
+                remove_spill(entry)
+        elif entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import mmap
 import os
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -200,11 +201,12 @@ def _backgrounds(genes: np.ndarray, job: GeneJob) -> np.ndarray:
     return quantize_rows(np.zeros(len(genes)), job.lo[genes], job.hi[genes], job.bits)
 
 
-def assemble_genes(genes: range, indexes: list[list[np.ndarray]], job: GeneJob) -> int:
-    """Write the final files of ``genes`` from the spill files; returns how many.
+def assemble_genes(genes: Sequence[int], indexes: list[list[np.ndarray]], job: GeneJob) -> int:
+    """Write the final files of ``genes`` (indices into the job) from the spill files.
 
-    Spill files are mapped, not read: each file is its pieces' slices of the maps, framed
-    as one gzip member and written with one ``writev``.
+    Returns how many files were written. Spill files are mapped, not read: each file is
+    its pieces' slices of the maps, framed as one gzip member and written with one
+    ``writev``.
     """
     itemsize = np.dtype({None: "float32", 8: "uint8", 16: "uint16"}[job.bits]).itemsize
     raw_lengths = [
@@ -262,36 +264,53 @@ def slab_genes_for(piece_cells: int, n_genes: int, dense: bool) -> int:
     return max(1, min(n_genes, GROUP_BYTES // (piece_cells * 4)))
 
 
-def block_tasks(matrix: da.Array, job: GeneJob) -> list[list]:
-    """One delayed task per (block of the fixed grid, slab of genes)."""
+def block_tasks(
+    matrix: da.Array,
+    job: GeneJob,
+    write: Callable[..., np.ndarray] = write_block_pieces,
+    extra: tuple[object, ...] = (),
+) -> list[list]:
+    """One delayed task per (block of the fixed grid, slab of genes).
+
+    Each calls ``write(block, block_index, slab, job, *extra)``, by default
+    :func:`write_block_pieces`. Tasks left out of a computation read nothing.
+    """
     if job.dense:
         gridded = _select(matrix, job.columns).rechunk({0: job.piece_cells, 1: job.slab_genes})
     else:
         gridded = matrix.rechunk({0: job.piece_cells, 1: -1})
     blocks = gridded.to_delayed()
-    write = dask.delayed(write_block_pieces, pure=False)
+    task = dask.delayed(write, pure=False)
     # one graph node for the plan: dask would otherwise walk its thousands of paths per task
     plan = dask.delayed(job, traverse=False)
     return [
-        [write(blocks[k, s], k, s, plan) for s in range(blocks.shape[1])]
+        [task(blocks[k, s], k, s, plan, *extra) for s in range(blocks.shape[1])]
         for k in range(blocks.shape[0])
     ]
 
 
 def assembly_tasks(
-    indexes: list[list[np.ndarray]], job: GeneJob, genes_per_task: int = 256
+    indexes: list[list[np.ndarray]],
+    job: GeneJob,
+    genes_per_task: int = 256,
+    genes: Sequence[int] | None = None,
 ) -> list:
-    """Delayed assembly tasks over consecutive runs of genes."""
+    """Delayed assembly tasks over consecutive runs of ``genes`` (default all of the job)."""
     assemble = dask.delayed(assemble_genes, pure=False)
     shared = dask.delayed(indexes, traverse=False)
     plan = dask.delayed(job, traverse=False)
-    return [assemble(genes, shared, plan) for genes in assembly_ranges(job, genes_per_task)]
+    return [assemble(run, shared, plan) for run in assembly_ranges(job, genes_per_task, genes)]
 
 
-def assembly_ranges(job: GeneJob, genes_per_task: int = 256) -> list[range]:
-    """The genes of each assembly task: consecutive runs of ``genes_per_task``."""
-    n = len(job.columns)
-    return [range(start, min(start + genes_per_task, n)) for start in range(0, n, genes_per_task)]
+def assembly_ranges(
+    job: GeneJob, genes_per_task: int = 256, genes: Sequence[int] | None = None
+) -> list[Sequence[int]]:
+    """The genes of each assembly task: consecutive runs of ``genes_per_task``.
+
+    ``genes`` are indices into the job (default all); a resumed run writes only some.
+    """
+    genes = range(len(job.columns)) if genes is None else genes
+    return [genes[start : start + genes_per_task] for start in range(0, len(genes), genes_per_task)]
 
 
 def grid_matrix(matrix: da.Array, source: object) -> tuple[da.Array, int]:

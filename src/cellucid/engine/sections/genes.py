@@ -7,6 +7,7 @@ assembles each gene's file (see :mod:`cellucid.engine.genes`).
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from typing import Any
 
 import dask.array as da
@@ -14,6 +15,7 @@ import numpy as np
 
 from cellucid.engine.checksums import MATRIX, matrix_checksums
 from cellucid.engine.context import RunContext
+from cellucid.engine.gene_spill import GeneSpill, commit_block_pieces, open_spill, remove_spill
 from cellucid.engine.genes import (
     GeneJob,
     assembly_ranges,
@@ -96,41 +98,72 @@ def _ranges(ctx: RunContext, matrix: da.Array, piece_cells: int) -> tuple[Any, A
 def _write_files(
     ctx: RunContext, matrix: da.Array, piece_cells: int, todo: np.ndarray, lo: Any, hi: Any
 ) -> None:
-    spill = ctx.spill
-    shutil.rmtree(spill, ignore_errors=True)
-    spill.mkdir(parents=True)
+    """Encode the blocks not committed by an earlier run, then write the files of ``todo``.
+
+    Blocks are committed to ``ctx.gene_spill``, which outlives an interrupted run (see
+    :mod:`cellucid.engine.gene_spill`); it goes once every gene file exists.
+    """
+    scratch = ctx.spill
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
     dense = not is_sparse_array(matrix)
-    try:
-        job = GeneJob(
+
+    def make_job(genes: np.ndarray) -> GeneJob:
+        return GeneJob(
             n_cells=ctx.inputs.n_cells,
             piece_cells=piece_cells,
-            columns=ctx.inputs.gene_columns[todo],
-            paths=tuple(str(ctx.out / ctx.plan.genes.paths[i]) for i in todo),
-            lo=None if lo is None else lo[todo],
-            hi=None if hi is None else hi[todo],
+            columns=ctx.inputs.gene_columns[genes],
+            paths=tuple(str(ctx.out / ctx.plan.genes.paths[i]) for i in genes),
+            lo=None if lo is None else lo[genes],
+            hi=None if hi is None else hi[genes],
             bits=ctx.plan.settings.var_quantization,
             compression=ctx.compression,
-            spill_dir=str(spill),
-            slab_genes=slab_genes_for(piece_cells, len(todo), dense),
+            spill_dir=str(scratch),
+            slab_genes=slab_genes_for(piece_cells, len(genes), dense),
             dense=dense,
         )
-        grid = block_tasks(matrix, job)
-        with ctx.phase("genes.blocks"):
-            flat = run_tasks(
-                [task for row in grid for task in row],
-                desc=f"genes: encode {count(len(todo), 'gene')}",
-                progress=ctx.progress,
-                unit=" blocks",
+
+    try:
+        spill = open_spill(
+            ctx.gene_spill, todo, len(ctx.plan.genes.paths), make_job, resume=ctx.resume
+        )
+        if spill.reused:
+            ctx.say(
+                f"⚠ Reusing {len(spill.reused):,} of {count(spill.n_tasks, 'gene block')}: "
+                f"{ctx.gene_spill.relative_to(ctx.out)}/ holds them from an interrupted run "
+                "(use force=True to encode them again)"
             )
-        width = len(grid[0])
-        indexes = [flat[k * width : (k + 1) * width] for k in range(len(grid))]
+        with ctx.phase("genes.blocks"):
+            indexes = _encode_blocks(ctx, matrix, spill, len(todo))
+        # assembly reads the committed pieces, written by this run or an earlier one
+        stored = replace(spill.job, spill_dir=str(spill.folder))
+        positions = spill.positions(todo)
         with ctx.phase("genes.assembly"):
             run_tasks(
-                assembly_tasks(indexes, job),
+                assembly_tasks(indexes, stored, genes=positions),
                 desc="genes: write files",
                 progress=ctx.progress,
                 unit=" genes",
-                weights=[len(genes) for genes in assembly_ranges(job)],
+                weights=[len(run) for run in assembly_ranges(stored, genes=positions)],
             )
+        remove_spill(spill.folder)
     finally:
-        shutil.rmtree(spill, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _encode_blocks(
+    ctx: RunContext, matrix: da.Array, spill: GeneSpill, n_todo: int
+) -> list[list[np.ndarray]]:
+    """Run the block tasks an earlier run did not commit; every block's index, by block/slab."""
+    job = spill.job
+    grid = block_tasks(matrix, job, commit_block_pieces, (str(spill.folder),))
+    missing = [(k, s) for k in range(job.n_blocks) for s in range(job.n_slabs)]
+    missing = [key for key in missing if key not in spill.reused]
+    computed = run_tasks(
+        [grid[k][s] for k, s in missing],
+        desc=f"genes: encode {count(n_todo, 'gene')}",
+        progress=ctx.progress,
+        unit=" blocks",
+    )
+    found = spill.reused | dict(zip(missing, computed, strict=True))
+    return [[found[(k, s)] for s in range(job.n_slabs)] for k in range(job.n_blocks)]
