@@ -21,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from cellucid.engine.files import BinaryStream
+from cellucid.engine.heap import release_free_memory
 
 SHIFT = np.int64(2**32)
 
@@ -57,6 +58,8 @@ def _spill_block(
         if part.stop > part.start:
             keys[part].tofile(_bucket_file(spill_dir, bucket, block_index, "keys"))
             weights[part].tofile(_bucket_file(spill_dir, bucket, block_index, "weights"))
+    del coo, rows, cols, keep, weights, low, keys, bucket_of, order
+    release_free_memory()  # runs on dask's own threads, not the task runner's
 
 
 def _unique_pairs(spill_dir: str, bucket: int, n_blocks: int) -> tuple[np.ndarray, np.ndarray]:

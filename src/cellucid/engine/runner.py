@@ -12,6 +12,7 @@ import dask
 from dask.callbacks import Callback
 from dask.delayed import Delayed
 
+from cellucid.engine.heap import release_free_memory
 from cellucid.progress import make_bar
 
 #: how often the waiting main thread wakes up, so Ctrl+C is handled at once
@@ -70,6 +71,7 @@ class _Pool:
                 return
             try:
                 self.results[i] = dask.compute(self._tasks[i], scheduler="sync")[0]
+                release_free_memory()
             except BaseException as error:  # noqa: BLE001 - handed to the main thread
                 self.error = error
                 self._done.set()

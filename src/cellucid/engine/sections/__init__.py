@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from cellucid.engine.context import RunContext
+from cellucid.engine.heap import release_free_memory
 from cellucid.engine.sections import (  # noqa: F401  (each module registers its writer)
     connectivity,
     genes,
@@ -50,6 +51,7 @@ def early_view() -> Iterator[None]:
 def _timed(context: RunContext, name: str, step: Callable[[RunContext], None]) -> None:
     with context.phase(name):
         step(context)
+    release_free_memory()
 
 
 def _start_beside(context: RunContext, steps: list[tuple[str, Callable]]) -> Callable[[], None]:
