@@ -8,6 +8,8 @@ import numpy as np
 import scipy.sparse as sp
 from zlib_ng import zlib_ng
 
+from cellucid.engine.csr_extrema import canonical_csr
+
 
 def block_crc(block: Any) -> int:
     """CRC-32 of a block's shape, dtype and values (sparse blocks in canonical CSR form).
@@ -16,25 +18,33 @@ def block_crc(block: Any) -> int:
     64 bits by size when it slices or stacks, so the same data may come either way.
     """
     if sp.issparse(block):
-        csr = sp.csr_matrix(block)
-        if not csr.has_canonical_format:
-            # never sort the caller's block in place: pass one reads it after us
-            csr = csr.copy()
-            csr.sum_duplicates()
-        parts = [_as_int64(csr.indptr), _as_int64(csr.indices), csr.data]
+        csr = canonical_csr(block)
+        parts = [csr.indptr, csr.indices, csr.data]
         head = f"csr{csr.shape}{csr.data.dtype.str}"
     else:
         array = np.ascontiguousarray(np.asarray(block))
         parts = [array]
         head = f"dense{array.shape}{array.dtype.str}"
     crc = zlib_ng.crc32(head.encode())
-    for part in parts:
-        crc = zlib_ng.crc32(memoryview(np.ascontiguousarray(part)).cast("B"), crc)
+    for i, part in enumerate(parts):
+        crc = _crc_of(part, crc, as_int64=sp.issparse(block) and i < 2)
     return crc
 
 
-def _as_int64(index: np.ndarray) -> np.ndarray:
-    return index if index.dtype == np.int64 else index.astype(np.int64)
+# Values widened to int64 at a time: a whole block's indices as int64 would double their
+# memory while pass one holds the block.
+_WIDEN_ITEMS = 1 << 20
+
+
+def _crc_of(array: np.ndarray, crc: int, as_int64: bool) -> int:
+    """``crc`` continued over ``array``'s bytes (as int64 when asked), in slices."""
+    array = np.ascontiguousarray(array)
+    if not as_int64 or array.dtype == np.int64:
+        return zlib_ng.crc32(memoryview(array).cast("B"), crc)
+    for start in range(0, len(array), _WIDEN_ITEMS):
+        wide = array[start : start + _WIDEN_ITEMS].astype(np.int64)
+        crc = zlib_ng.crc32(memoryview(wide).cast("B"), crc)
+    return crc
 
 
 def combine_block_crcs(crcs: list[int]) -> int:

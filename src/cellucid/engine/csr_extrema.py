@@ -34,6 +34,19 @@ def _column_extrema(data, indices, n_columns):  # noqa: ANN001, ANN202
     return lo, hi, bad, stored
 
 
+def canonical_csr(block: sp.spmatrix | sp.sparray) -> sp.csr_matrix:
+    """``block`` as CSR with sorted, unique columns per row (duplicates summed).
+
+    The caller's block is never sorted in place (other tasks may read it): a block that is
+    not canonical already is copied first.
+    """
+    csr = sp.csr_matrix(block)
+    if not csr.has_canonical_format:
+        csr = csr.copy()
+        csr.sum_duplicates()
+    return csr
+
+
 def csr_column_extrema(block: sp.spmatrix | sp.sparray) -> tuple[np.ndarray, ...]:
     """Min and max of each column's finite values (implicit zeros count) and NaN/Inf counts.
 
@@ -49,10 +62,7 @@ def csr_column_extrema(block: sp.spmatrix | sp.sparray) -> tuple[np.ndarray, ...
     bad : int64 array
         Per column, the number of NaN and infinite stored values.
     """
-    csr = sp.csr_matrix(block)
-    if not csr.has_canonical_format:
-        csr = csr.copy()  # never sort the caller's block in place
-        csr.sum_duplicates()
+    csr = canonical_csr(block)
     n_rows, n_columns = csr.shape
     data = csr.data
     if data.dtype.kind not in "fiub":

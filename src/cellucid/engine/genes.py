@@ -24,6 +24,7 @@ import scipy.sparse as sp
 from zlib_ng import zlib_ng
 
 from cellucid.engine.block_crc import block_crc
+from cellucid.engine.csr_columns import CsrGeneGroups
 from cellucid.engine.csr_extrema import csr_column_extrema
 from cellucid.engine.files import write_parts
 from cellucid.engine.inputs import as_cell_chunked, is_sparse_array
@@ -92,30 +93,38 @@ def choose_piece_cells(matrix: da.Array) -> int:
 class _BlockColumns:
     """One block of the matrix, gene-major: rows of the exported genes over the block's cells.
 
-    A sparse block is transposed once; encoding then touches only its stored values and
-    fills the rest with the code of zero.
+    A sparse block whose exported columns ascend is encoded group by group straight from
+    its rows (:class:`~cellucid.engine.csr_columns.CsrGeneGroups`); any other sparse block
+    is transposed once. Either way encoding touches only stored values and fills the rest
+    with the code of zero.
     """
 
     def __init__(self, block: object, columns: np.ndarray) -> None:
         self.n_cells = block.shape[0]
+        self.groups = self.sparse = self.dense = None
         every_column = len(columns) == block.shape[1] and bool(
             (columns == np.arange(len(columns))).all()
         )
-        if sp.issparse(block):
+        if sp.issparse(block) and CsrGeneGroups.supports(columns):
+            self.groups = CsrGeneGroups(block, columns)
+        elif sp.issparse(block):
             matrix = sp.csr_matrix(block)
             self.sparse = (matrix if every_column else matrix[:, columns]).T.tocsr()
             self.sparse.sum_duplicates()
-            self.dense = None
         else:
-            self.sparse = None
             self.dense = np.asarray(block) if every_column else np.asarray(block)[:, columns]
 
     def encode(self, first: int, stop: int, job: GeneJob, gene_offset: int = 0) -> np.ndarray:
         """Encoded rows ``first:stop`` as float32 (Inf as NaN) or quantization codes.
 
         ``gene_offset`` is the export index of this block's first gene (for the ranges).
+        Rows are asked for in order, each group once.
         """
         genes = np.arange(first, stop) + gene_offset
+        if self.groups is not None:
+            lo = None if job.bits is None else job.lo[genes]
+            hi = None if job.bits is None else job.hi[genes]
+            return self.groups.encode(first, stop, lo, hi, job.bits)
         if self.dense is not None:
             values = np.ascontiguousarray(self.dense[:, first:stop].T, dtype=np.float32)
             if job.bits is None:

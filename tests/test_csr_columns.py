@@ -1,0 +1,80 @@
+"""Gene rows encoded straight from CSR blocks equal the codes of the dense columns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from cellucid.engine.csr_columns import CsrGeneGroups
+from cellucid.format.quantize import quantize_rows
+
+
+def _block(rng: np.random.Generator, dtype: type) -> sp.csr_matrix:
+    cells, genes = int(rng.integers(1, 80)), int(rng.integers(1, 50))
+    dense = rng.normal(0, 4, (cells, genes))
+    dense[rng.random((cells, genes)) < 0.75] = 0
+    dense[:, 0] = 0  # a gene never stored
+    if genes > 1:
+        dense[:, 1] = rng.uniform(1, 3, cells)  # a gene stored in every cell
+    # values exactly halfway between two codes: rounding must be half to even
+    dense[rng.random((cells, genes)) < 0.05] = 0.5
+    if np.dtype(dtype).kind == "f":
+        for value, share in ((np.nan, 0.03), (np.inf, 0.02), (-np.inf, 0.02)):
+            dense[rng.random((cells, genes)) < share] = value
+    return sp.csr_matrix(dense.astype(dtype))
+
+
+def _expected(block: sp.csr_matrix, columns: np.ndarray, lo, hi, bits) -> np.ndarray:
+    values = block.toarray()[:, columns].T
+    if bits is None:
+        out = values.astype(np.float32)
+        out[np.isinf(out)] = np.nan
+        return out
+    return quantize_rows(values, lo[:, None], hi[:, None], bits)
+
+
+@pytest.mark.parametrize("bits", [8, 16, None])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+@pytest.mark.parametrize("seed", range(3))
+def test_groups_equal_the_codes_of_the_dense_columns(bits, dtype, seed):
+    rng = np.random.default_rng(seed)
+    block = _block(rng, dtype)
+    n_genes = block.shape[1]
+    # every column, or an ascending subset (the genes of a --genes list in matrix order)
+    keep = rng.random(n_genes) < 0.6
+    keep[-1] = True
+    for columns in (np.arange(n_genes), np.flatnonzero(keep)):
+        lo = rng.uniform(-3, 0, len(columns))
+        hi = lo + rng.uniform(0.5, 6, len(columns))
+        want = _expected(block, columns, lo, hi, bits)
+        groups = CsrGeneGroups(block, columns)
+        got, first = [], 0
+        for size in rng.integers(1, 8, len(columns)):
+            stop = min(len(columns), first + int(size))
+            if first == stop:
+                break
+            got.append(groups.encode(first, stop, lo[first:stop], hi[first:stop], bits))
+            first = stop
+        np.testing.assert_array_equal(np.concatenate(got), want)
+
+
+def test_duplicates_are_summed_and_unsorted_rows_sorted_without_touching_the_block():
+    # cell 0 stores gene 2 twice (2 + 3 = 5) and its columns out of order
+    block = sp.csr_matrix(
+        (np.array([2.0, -1.0, 3.0]), np.array([2, 0, 2]), np.array([0, 3, 3])), shape=(2, 3)
+    )
+    block.has_sorted_indices = False
+    before = block.indices.copy()
+    got = CsrGeneGroups(block, np.arange(3)).encode(0, 3, None, None, None)
+    np.testing.assert_array_equal(got, [[-1.0, 0.0], [0.0, 0.0], [5.0, 0.0]])
+    np.testing.assert_array_equal(block.indices, before)
+
+
+def test_groups_out_of_order_are_refused_and_descending_columns_unsupported():
+    groups = CsrGeneGroups(sp.csr_matrix(np.eye(3)), np.arange(3))
+    groups.encode(0, 1, None, None, None)
+    with pytest.raises(ValueError, match="in order"):
+        groups.encode(2, 3, None, None, None)
+    assert CsrGeneGroups.supports(np.array([0, 4, 7]))
+    assert not CsrGeneGroups.supports(np.array([3, 1, 2]))
