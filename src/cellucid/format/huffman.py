@@ -14,6 +14,36 @@ from cellucid.format.jit import njit_cached
 
 
 @njit_cached
+def _by_count(freqs, used):  # noqa: ANN001, ANN202
+    """``used`` (ascending symbols) ordered by ascending count, ties by symbol number.
+
+    A stable LSD radix sort on the counts' bytes, skipping bytes that are zero in every
+    count: the code then depends on the counts only. A piece's couple of hundred symbols
+    sort in a fraction of the time of a comparison sort, which was most of the cost of
+    building a code.
+    """
+    order = used.copy()
+    spare = np.empty_like(order)
+    largest = 0
+    for symbol in used:
+        largest = max(largest, freqs[symbol])
+    shift = 0
+    while (largest >> shift) > 0:
+        bins = np.zeros(257, dtype=np.int64)
+        for symbol in order:
+            bins[((freqs[symbol] >> shift) & 0xFF) + 1] += 1
+        for b in range(256):
+            bins[b + 1] += bins[b]
+        for symbol in order:
+            digit = (freqs[symbol] >> shift) & 0xFF
+            spare[bins[digit]] = symbol
+            bins[digit] += 1
+        order, spare = spare, order
+        shift += 8
+    return order
+
+
+@njit_cached
 def code_lengths(freqs: np.ndarray, limit: int) -> np.ndarray:
     """Huffman code length of each symbol, at most ``limit`` bits; 0 for unused symbols.
 
@@ -34,8 +64,7 @@ def code_lengths(freqs: np.ndarray, limit: int) -> np.ndarray:
     lengths = np.zeros(n_symbols, dtype=np.uint8)
     used = np.nonzero(freqs)[0]
     n = used.shape[0]
-    # stable sort: ties are broken by symbol number, so the code depends on the counts only
-    order = used[np.argsort(freqs[used], kind="mergesort")]
+    order = _by_count(freqs, used)
     weight = np.empty(2 * n - 1, dtype=np.int64)
     parent = np.empty(2 * n - 1, dtype=np.int64)
     for i in range(n):
