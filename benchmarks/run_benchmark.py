@@ -59,8 +59,14 @@ def timed(command: list[str]) -> tuple[float, float, dict[str, float]]:
     return hours * 3600 + minutes * 60 + seconds, int(rss.group(1)) / 1024, sections
 
 
-def folder_size(path: Path) -> float:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e9
+def folder_size(path: Path, skip: str | None = None) -> float:
+    """GB of the files under ``path``, leaving out those whose name contains ``skip``."""
+    files = (p for p in path.rglob("*") if p.is_file() and not (skip and skip in p.name))
+    return sum(p.stat().st_size for p in files) / 1e9
+
+
+# cellucid 0.0.9 writes no edge weights file: sizes are compared without ours too
+WEIGHTS = "weights"
 
 
 def main() -> None:
@@ -86,7 +92,10 @@ def main() -> None:
     sizes = args.size or ["100000x5000"]
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="cellucid-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    print(f"{'atlas':>16} {'tool':>16} {'wall s':>8} {'peak RSS MB':>12} {'output GB':>10}")
+    print(
+        f"{'atlas':>16} {'tool':>16} {'wall s':>8} {'peak RSS MB':>12} {'output GB':>10} "
+        f"{'no weights':>10}"
+    )
     try:
         for size in sizes:
             cells, genes = (int(v) for v in size.lower().split("x"))
@@ -126,7 +135,7 @@ def main() -> None:
             wall, rss, sections = timed(command)
             print(
                 f"{size:>16} {'cellucid (ours)':>16} {wall:8.1f} {rss:12.0f} "
-                f"{folder_size(out):10.2f}",
+                f"{folder_size(out):10.3f} {folder_size(out, WEIGHTS):10.3f}",
                 flush=True,
             )
             rest = wall - sum(v for k, v in sections.items() if "." not in k)
@@ -140,7 +149,7 @@ def main() -> None:
                 )
                 print(
                     f"{size:>16} {'cellucid 0.0.9':>16} {wall:8.1f} {rss:12.0f} "
-                    f"{folder_size(ref_out):10.2f}",
+                    f"{folder_size(ref_out):10.3f} {folder_size(ref_out, WEIGHTS):10.3f}",
                     flush=True,
                 )
                 shutil.rmtree(ref_out, ignore_errors=True)
