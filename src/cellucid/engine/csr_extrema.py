@@ -40,7 +40,9 @@ def canonical_csr(block: sp.spmatrix | sp.sparray) -> sp.csr_matrix:
     The caller's block is never sorted in place (other tasks may read it): a block that is
     not canonical already is copied first.
     """
-    csr = sp.csr_matrix(block)
+    # the block itself when it is CSR: scipy remembers its canonical check on the object,
+    # and pass one, the checksums and the encoder each ask
+    csr = block if isinstance(block, sp.csr_matrix) else sp.csr_matrix(block)
     if not csr.has_canonical_format:
         csr = csr.copy()
         csr.sum_duplicates()

@@ -152,7 +152,12 @@ class SparseReader:
         block = sp.csr_matrix(
             (data, indices, indptr - first), shape=(rows.stop - rows.start, self.shape[1])
         )
-        return block if rest == slice(None) else block[:, rest]
+        return block if _every_column(rest, self.shape[1]) else block[:, rest]
+
+
+def _every_column(key: Any, n_columns: int) -> bool:
+    """Whether a column key selects every column in order (dask asks for ``0:n``)."""
+    return isinstance(key, slice) and key.indices(n_columns) == (0, n_columns, 1)
 
 
 def open_array(path: str | Path, key: str) -> DenseReader | SparseReader:
