@@ -54,7 +54,7 @@ def test_groups_equal_the_codes_of_the_dense_columns(bits, dtype, seed):
             stop = min(len(columns), first + int(size))
             if first == stop:
                 break
-            got.append(groups.encode(first, stop, lo[first:stop], hi[first:stop], bits))
+            got.append(groups.encode(first, stop, lo[first:stop], hi[first:stop], bits).copy())
             first = stop
         np.testing.assert_array_equal(np.concatenate(got), want)
 

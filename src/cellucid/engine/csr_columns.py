@@ -88,6 +88,7 @@ class CsrGeneGroups:
         self._position = np.full(csr.shape[1], -1, dtype=np.int64)
         self._position[self._columns] = np.arange(len(self._columns))
         self._next = 0
+        self._buffer: np.ndarray | None = None
 
     @staticmethod
     def supports(columns: np.ndarray) -> bool:
@@ -100,26 +101,34 @@ class CsrGeneGroups:
         """Rows ``first:stop`` of the job's genes over the block's cells.
 
         ``lo``/``hi`` are the ranges of these genes (``None`` unquantized); returns
-        ``bits``-bit codes, or float32 when ``bits`` is None.
+        ``bits``-bit codes, or float32 when ``bits`` is None. The rows live in a buffer
+        reused by the next call: use them before asking for the next group.
         """
         if first != self._next:
             raise ValueError(f"gene groups must come in order: expected {self._next}, got {first}")
         self._next = stop
         last_column = self._columns[stop - 1]
-        shape = (stop - first, self.n_cells)
+        dtype = np.float32 if bits is None else (np.uint8 if bits == 8 else np.uint16)
+        out = self._rows(stop - first, dtype)
         if bits is None:
-            out = np.zeros(shape, dtype=np.float32)
+            out.fill(0)
             _fill_floats(
                 self._data, self._indices, self._cursor, self._row_end, self._position,
                 last_column, first, out,
             )  # fmt: skip
             return out
         lo64, hi64 = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
-        zero_codes = quantize_rows(np.zeros(len(lo64)), lo64, hi64, bits)
-        out = np.repeat(zero_codes[:, None], self.n_cells, axis=1)
+        out[:] = quantize_rows(np.zeros(len(lo64)), lo64, hi64, bits)[:, None]
         _fill_codes(
             self._data, self._indices, self._cursor, self._row_end, self._position,
             last_column, first, lo64, hi64, np.float64(steps(bits)),
             out.dtype.type(missing_marker(bits)), out,
         )  # fmt: skip
         return out
+
+    def _rows(self, n_rows: int, dtype: type) -> np.ndarray:
+        # one buffer for every group of the block: a fresh array per group cost a page
+        # fault per 4 KB, about as much as filling it
+        if self._buffer is None or self._buffer.shape[0] < n_rows or self._buffer.dtype != dtype:
+            self._buffer = np.empty((n_rows, self.n_cells), dtype=dtype)
+        return self._buffer[:n_rows]
