@@ -21,7 +21,8 @@ def write_connectivity(ctx: RunContext) -> None:
     src, dst, weights = (ctx.out / r for r in relatives)
     kept = [ctx.keep(r, "connectivity") for r in relatives]
     ctx.reporter.flush_skips("connectivity", f"{edges.dirname}/")
-    spill = ctx.spill
+    # a folder of its own: the gene files may be written at the same time
+    spill = ctx.spill / "edges"
     try:
         with dask_bar("connectivity: edges", ctx.progress):
             summary = (
@@ -32,7 +33,7 @@ def write_connectivity(ctx: RunContext) -> None:
                     (src, dst, weights),
                     edges.index_dtype,
                     ctx.compression,
-                    spill / "edges",
+                    spill,
                 )
             )
     finally:

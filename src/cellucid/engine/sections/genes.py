@@ -103,7 +103,8 @@ def _write_files(
     Blocks are committed to ``ctx.gene_spill``, which outlives an interrupted run (see
     :mod:`cellucid.engine.gene_spill`); it goes once every gene file exists.
     """
-    scratch = ctx.spill
+    # a folder of its own: the connectivity may be written at the same time
+    scratch = ctx.spill / "gene-blocks"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     dense = not is_sparse_array(matrix)
