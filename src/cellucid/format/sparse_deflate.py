@@ -286,6 +286,8 @@ def _deflate_symbols(symbols, counts, distance_code, sym_table, extra_bits, extr
     emit_value[:256] = lit_codes[:256]
     emit_width[:256] = lit_lengths[:256]
     for length in range(3, MAX_MATCH + 1):
+        if counts[256 + length] == 0:
+            continue  # a piece uses a few match lengths: the others are never looked up
         code = sym_table[length]
         width = lit_lengths[code]
         value = lit_codes[code] | (extra_value[length] << width)
