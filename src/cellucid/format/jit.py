@@ -4,6 +4,12 @@ Kernels are compiled once per machine and the machine code is cached next to the
 (``__pycache__``), else in the user's cache folder or ``NUMBA_CACHE_DIR``. When no cache
 location is writable (read-only install, no home folder) numba refuses ``cache=True`` at
 decoration time; the kernels then compile in memory at first use instead.
+
+numba checks a cached kernel against its own source file only. A kernel that calls one
+from another module (``sparse_deflate`` calls ``huffman``) keeps the old callee's machine
+code after the callee's file alone changes: after editing ``huffman.py``, remove the
+``*.nbi`` / ``*.nbc`` files under ``src/cellucid`` (an install writes every file anew, so
+installed copies are not affected).
 """
 
 from __future__ import annotations
