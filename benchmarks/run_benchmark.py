@@ -153,12 +153,13 @@ def main() -> None:
                 f"{folder_size(out):10.3f} {folder_size(out, WEIGHTS):10.3f}",
                 flush=True,
             )
-            # the connectivity runs beside the genes: its time is inside theirs
+            # the connectivity runs beside the genes: its time is inside theirs; the log names
+            # two "genes" steps (pass one, then the files) and the dict keeps the second
             rest = wall - sum(
                 v for k, v in sections.items() if "." not in k and k != "connectivity"
             )
             phases = ", ".join(f"{k} {v:.1f}" for k, v in sections.items())
-            print(f"{'':>16} phases (s): start-up and checks {rest:.1f}, {phases}")
+            print(f"{'':>16} phases (s): start-up, checks and pass one {rest:.1f}, {phases}")
             if args.reference_python:
                 ref_out = fresh_folder(workdir / f"reference_{cells}x{genes}")
                 written.append(ref_out)
