@@ -22,6 +22,7 @@ import scipy.sparse as sp
 
 from cellucid.engine.files import BinaryStream
 from cellucid.engine.heap import release_free_memory
+from cellucid.engine.runner import active_client
 
 SHIFT = np.int64(2**32)
 
@@ -97,8 +98,12 @@ def write_edges(
     bounds = np.concatenate([[0], np.cumsum(matrix.chunks[0])[:-1]]).astype(np.int64)
     blocks = matrix.rechunk({1: -1}).to_delayed().ravel()
     spill = dask.delayed(_spill_block, pure=False)
+    # one block at a time unless a cluster runs it: the edges are written beside the gene
+    # files, which keep every core busy, and each block's pairs take ~70 bytes per entry
+    scheduler = None if active_client() is not None else "sync"
     dask.compute(
-        *[spill(b, i, int(bounds[i]), bounds, str(spill_dir)) for i, b in enumerate(blocks)]
+        *[spill(b, i, int(bounds[i]), bounds, str(spill_dir)) for i, b in enumerate(blocks)],
+        scheduler=scheduler,
     )
     degree = np.zeros(n, dtype=np.int64)
     n_edges = 0
