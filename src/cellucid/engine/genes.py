@@ -33,9 +33,9 @@ from cellucid.format.gzip_pieces import MemberAssembler
 from cellucid.format.quantize import quantize_rows
 from cellucid.format.sparse_deflate import compress_column_piece, deflate_byte_rows
 
-# Bytes of decoded matrix values one block task may hold (sparse: values, indices and a
-# transposed copy, 12 bytes per stored value). Fixed, so the grid and the bytes of the
-# files depend on the data only.
+# Bytes of decoded matrix values one block task may hold, counted at 12 bytes per stored
+# value (values, indices and, before blocks were encoded straight from CSR rows, a
+# transposed copy). Fixed, so the grid and the bytes of the files depend on the data only.
 BLOCK_BYTES = 1 << 27
 MIN_PIECE_CELLS = 1024
 MAX_PIECE_CELLS = 65536
