@@ -117,6 +117,12 @@ def code_lengths(freqs: np.ndarray, limit: int) -> np.ndarray:
     return lengths
 
 
+# each byte with its bits in reverse order (a compile-time constant of the kernels)
+_REVERSED_BYTE = np.array(
+    [int(f"{byte:08b}"[::-1], 2) for byte in range(256)], dtype=np.int64
+)
+
+
 @njit_cached
 def reversed_codes(lengths: np.ndarray) -> np.ndarray:
     """Canonical codes (RFC 1951 3.2.2), bit-reversed for an LSB-first bit writer.
@@ -146,9 +152,7 @@ def reversed_codes(lengths: np.ndarray) -> np.ndarray:
             continue
         value = next_code[bits]
         next_code[bits] += 1
-        flipped = 0
-        for _ in range(bits):
-            flipped = (flipped << 1) | (value & 1)
-            value >>= 1
-        out[symbol] = flipped
+        # codes are at most 15 bits: reverse two bytes by table, drop the unused low bits
+        both = (_REVERSED_BYTE[value & 0xFF] << 8) | _REVERSED_BYTE[(value >> 8) & 0xFF]
+        out[symbol] = both >> (16 - bits)
     return out

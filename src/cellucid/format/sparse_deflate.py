@@ -259,12 +259,17 @@ def _write_header(out, lit_lengths, distance_code, cl_order):  # noqa: ANN001, A
         pos, buffer, n_bits = _put(out, pos, buffer, n_bits, U64(cl_lengths[cl_order[i]]), U64(3))
     extra_width = np.zeros(19, dtype=np.int64)
     extra_width[16], extra_width[17], extra_width[18] = 2, 3, 7
+    # each code-length symbol and its extra bits in one write, with _put written out: a
+    # couple of hundred calls of it cost more than the rest of the header
     for i in range(cl_symbols.shape[0]):
         s = cl_symbols[i]
-        pos, buffer, n_bits = _put(out, pos, buffer, n_bits, U64(cl_codes[s]), U64(cl_lengths[s]))
-        if s >= 16:
-            extra = U64(cl_extras[i])
-            pos, buffer, n_bits = _put(out, pos, buffer, n_bits, extra, U64(extra_width[s]))
+        buffer |= (U64(cl_codes[s]) | (U64(cl_extras[i]) << U64(cl_lengths[s]))) << n_bits
+        n_bits += U64(cl_lengths[s] + extra_width[s])
+        if n_bits >= U64(32):
+            out[pos] = np.uint32(buffer & U64(0xFFFFFFFF))
+            pos += 1
+            buffer >>= U64(32)
+            n_bits -= U64(32)
     return pos, buffer, n_bits
 
 
