@@ -118,9 +118,7 @@ def code_lengths(freqs: np.ndarray, limit: int) -> np.ndarray:
 
 
 # each byte with its bits in reverse order (a compile-time constant of the kernels)
-_REVERSED_BYTE = np.array(
-    [int(f"{byte:08b}"[::-1], 2) for byte in range(256)], dtype=np.int64
-)
+_REVERSED_BYTE = np.array([int(f"{byte:08b}"[::-1], 2) for byte in range(256)], dtype=np.int64)
 
 
 @njit_cached

@@ -420,17 +420,24 @@ def compress_column_piece(column: np.ndarray, background: float | int, level: in
 
 @njit_cached(inline="always")
 def _emit_byte_run(symbols, counts, k, run, background):  # noqa: ANN001, ANN202
-    """:func:`_emit_run` for 1-byte items, counting each symbol it appends."""
-    if run <= 3:
-        for _ in range(run):
-            symbols[k] = background
-            k += 1
-        counts[background] += run
-        return k
+    """:func:`_emit_run` for 1-byte items, counting each symbol it appends.
+
+    ``symbols`` must have 3 spare items past the last symbol: the common cases store
+    before they branch.
+    """
     symbols[k] = background
+    symbols[k + 1] = background
+    symbols[k + 2] = background
+    if run <= 3:
+        counts[background] += run
+        return k + run
     counts[background] += 1
-    k += 1
     remaining = run - 1
+    if remaining <= MAX_MATCH:
+        symbols[k + 1] = 256 + remaining
+        counts[256 + remaining] += 1
+        return k + 2
+    k += 1
     while remaining > 0:
         take = remaining
         if remaining > MAX_MATCH:
@@ -488,7 +495,7 @@ def _deflate_byte_rows(rows, backgrounds, out, ends, sym_table, extra_bits, extr
     """
     n_items = rows.shape[1]
     whole = n_items // 8
-    symbols = np.empty(n_items, dtype=np.int32)
+    symbols = np.empty(n_items + 3, dtype=np.int32)  # 3 spare: see _emit_byte_run
     counts = np.zeros(256 + MAX_MATCH + 1, dtype=np.int64)
     pos = 0
     for r in range(rows.shape[0]):
