@@ -210,12 +210,21 @@ def _backgrounds(genes: np.ndarray, job: GeneJob) -> np.ndarray:
     return quantize_rows(np.zeros(len(genes)), job.lo[genes], job.hi[genes], job.bits)
 
 
-def assemble_genes(genes: Sequence[int], indexes: list[list[np.ndarray]], job: GeneJob) -> int:
+def piece_table(indexes: list[list[np.ndarray]]) -> np.ndarray:
+    """Every piece's (offset, length, CRC-32) as one (genes, blocks, 3) int64 array.
+
+    ``indexes[block][slab]`` is what the block tasks returned; slabs hold consecutive
+    genes, so joining them gives the job's genes in order.
+    """
+    return np.stack([np.concatenate(block) for block in indexes], axis=1)
+
+
+def assemble_genes(genes: Sequence[int], table: np.ndarray, job: GeneJob) -> int:
     """Write the final files of ``genes`` (indices into the job) from the spill files.
 
-    Returns how many files were written. Spill files are mapped, not read: each file is
-    its pieces' slices of the maps, framed as one gzip member and written with one
-    ``writev``.
+    ``table`` is the :func:`piece_table` of the block tasks. Returns how many files were
+    written. Spill files are mapped, not read: each file is its pieces' slices of the maps,
+    framed as one gzip member and written with one ``writev``.
     """
     itemsize = np.dtype({None: "float32", 8: "uint8", 16: "uint16"}[job.bits]).itemsize
     raw_lengths = [
@@ -227,8 +236,7 @@ def assemble_genes(genes: Sequence[int], indexes: list[list[np.ndarray]], job: G
     # The task's pieces as one flat list of plain ints (gene, block, offset/length/crc):
     # converting whole block indexes to nested lists cost ~10 ms each in garbage
     # collection, 8 s of a 300k x 10k export.
-    table = np.stack([np.concatenate(block)[genes] for block in indexes], axis=1)
-    pieces = table.reshape(-1).tolist()
+    pieces = table[genes].reshape(-1).tolist()
     spills = _SpillMaps(job)
     try:
         for position, gene in enumerate(genes.tolist()):
@@ -311,7 +319,7 @@ def assembly_tasks(
 ) -> list:
     """Delayed assembly tasks over consecutive runs of ``genes`` (default all of the job)."""
     assemble = dask.delayed(assemble_genes, pure=False)
-    shared = dask.delayed(indexes, traverse=False)
+    shared = dask.delayed(piece_table(indexes), traverse=False)
     plan = dask.delayed(job, traverse=False)
     return [assemble(run, shared, plan) for run in assembly_ranges(job, genes_per_task, genes)]
 
