@@ -159,8 +159,10 @@ def run_server(
         assert any("Serving" in line for line in lines), "".join(lines)
     finally:
         process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
-        process.stdout.close()
+        # read what the server prints while it stops: a child blocked on a full pipe would
+        # never exit
+        rest, _ = process.communicate(timeout=30)
+        lines.append(rest or "")
     assert process.returncode in stopped, "".join(lines)
 
 
