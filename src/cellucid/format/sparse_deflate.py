@@ -299,15 +299,17 @@ def _deflate_symbols(symbols, counts, distance_code, sym_table, extra_bits, extr
         width += extra_bits[length]
         emit_value[256 + length] = value | (distance_bit << width)
         emit_width[256 + length] = width + 1
-    # _put written out: through a call (even inlined by numba) this loop is 4x slower
+    # _put written out: through a call (even inlined by numba) this loop is 4x slower.
+    # Branch-free: the low word is stored every time and kept once it is full (the flush
+    # branch is taken every few symbols, too irregularly to predict)
     for s in symbols:
         buffer |= emit_value[s] << n_bits
         n_bits += emit_width[s]
-        if n_bits >= U64(32):
-            out[pos] = np.uint32(buffer & U64(0xFFFFFFFF))
-            pos += 1
-            buffer >>= U64(32)
-            n_bits -= U64(32)
+        out[pos] = np.uint32(buffer & U64(0xFFFFFFFF))
+        full = n_bits >> U64(5)
+        pos += np.int64(full)
+        buffer >>= full << U64(5)
+        n_bits -= full << U64(5)
     pos, buffer, n_bits = _put(out, pos, buffer, n_bits, U64(lit_codes[256]), U64(lit_lengths[256]))
     # empty stored block: 3 header bits, pad to a byte, LEN 0000, NLEN ffff
     pos, buffer, n_bits = _put(out, pos, buffer, n_bits, U64(0), U64(3))
