@@ -428,17 +428,18 @@ def _emit_byte_run(symbols, counts, k, run, background):  # noqa: ANN001, ANN202
     before they branch.
     """
     symbols[k] = background
-    symbols[k + 1] = background
     symbols[k + 2] = background
-    if run <= 3:
-        counts[background] += run
-        return k + run
-    counts[background] += 1
     remaining = run - 1
     if remaining <= MAX_MATCH:
-        symbols[k + 1] = 256 + remaining
-        counts[256 + remaining] += 1
-        return k + 2
+        # up to 3 literals, or one literal and one match: selects, not branches (which of
+        # the two a gap needs is as good as random)
+        small = run <= 3
+        symbols[k + 1] = background if small else 256 + remaining
+        counts[background] += run if small else 1
+        counts[256 + remaining] += 0 if small else 1
+        return k + (run if small else 2)
+    symbols[k + 1] = background
+    counts[background] += 1
     k += 1
     while remaining > 0:
         take = remaining
