@@ -78,3 +78,25 @@ def test_groups_out_of_order_are_refused_and_descending_columns_unsupported():
         groups.encode(2, 3, None, None, None)
     assert CsrGeneGroups.supports(np.array([0, 4, 7]))
     assert not CsrGeneGroups.supports(np.array([3, 1, 2]))
+
+
+@pytest.mark.parametrize("bits", [8, 16, None])
+def test_gene_files_do_not_depend_on_which_genes_are_exported_or_their_order(tmp_path, bits):
+    # all genes take the cursor path; a reversed subset is not in matrix order, so its
+    # blocks are transposed first: a gene's file must be the same bytes either way
+    from cellucid import make_demo_anndata, prepare_anndata
+
+    from .test_anndata_inputs import tree_digest
+
+    adata = make_demo_anndata(n_cells=2500, n_genes=60)
+    h5ad = tmp_path / "atlas.h5ad"
+    adata.write_h5ad(h5ad)
+    settings = {"compression": 6, "var_quantization": bits, "quiet": True}
+    every = tree_digest(prepare_anndata(h5ad, tmp_path / "every", **settings))
+    chosen = list(adata.var_names[::-3])
+    subset = tree_digest(
+        prepare_anndata(h5ad, tmp_path / "subset", gene_identifiers=chosen, **settings)
+    )
+    genes = {name: digest for name, digest in subset.items() if name.startswith("var/")}
+    assert len(genes) == len(chosen)
+    assert genes == {name: every[name] for name in genes}
