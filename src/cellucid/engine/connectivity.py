@@ -78,8 +78,12 @@ def _unique_pairs(spill_dir: str, bucket: int, n_blocks: int) -> tuple[np.ndarra
     keys, weights = np.concatenate(keys_parts), np.concatenate(weight_parts)
     order = np.argsort(keys, kind="stable")
     keys, weights = keys[order], weights[order]
-    unique, first = np.unique(keys, return_index=True)
-    return unique, np.maximum.reduceat(weights, first) if len(first) else weights[:0]
+    # the keys are sorted: each run's first is where it differs from the one before
+    # (np.unique would sort them once more)
+    if len(keys) == 0:
+        return keys, weights
+    first = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    return keys[first], np.maximum.reduceat(weights, first)
 
 
 def write_edges(
