@@ -98,8 +98,8 @@ def write_parts(path: str, parts: list[bytes | memoryview]) -> None:
     One ``writev`` per 1,024 parts on plain strings: the gene files are ten thousand small
     files, and pathlib and buffered file objects cost more than the writing itself.
     """
-    folder, name = os.path.split(path)
-    temp = os.path.join(folder, f".{name}{TEMP_MARKER}{os.getpid()}-{RUN_TOKEN}")
+    folder = os.path.dirname(path)
+    temp = temp_name(path)
     try:
         with _NAMES_LOCK:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
@@ -120,6 +120,56 @@ def write_parts(path: str, parts: list[bytes | memoryview]) -> None:
             message = describe_os_error(error, Path(folder))
             raise ExportWriteError(error.errno, message) from error
         raise
+
+
+def temp_name(path: str) -> str:
+    """:func:`temp_path_for` on plain strings (ten thousand gene files)."""
+    folder, name = os.path.split(path)
+    return os.path.join(folder, f".{name}{TEMP_MARKER}{os.getpid()}-{RUN_TOKEN}")
+
+
+class Placeholders:
+    """Empty temporary files made ahead of :func:`write_parts`, in a background thread.
+
+    Creating a file costs the kernel an inode allocation, which on ext4 after many
+    deletions took 1.5-2.6 s for the 10,000 gene files of a 300k x 10k export, all at
+    the end. Made while the gene blocks are encoded, the temporary files are in place
+    when the gene files are written, which then only fill and rename them. A
+    placeholder is never a file that looks complete: it has a temporary name, and
+    :func:`abandon` (or the next run) removes what an interrupted export leaves.
+    """
+
+    def __init__(self, paths: list[str]) -> None:
+        self._paths = paths
+        self._made = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._make, daemon=True, name="cellucid-placeholders"
+        )
+        self._thread.start()
+
+    def _make(self) -> None:
+        for path in self._paths:
+            if self._stop.is_set():
+                return
+            try:
+                with _NAMES_LOCK:
+                    os.close(os.open(temp_name(path), os.O_WRONLY | os.O_CREAT, 0o666))
+            except OSError:
+                return  # write_parts creates whatever is missing, and reports errors
+            self._made += 1
+
+    def finish(self) -> None:
+        """Wait for the last placeholder: no writer may rename its file before."""
+        self._thread.join()
+
+    def abandon(self) -> None:
+        """Stop making placeholders and remove those made."""
+        self._stop.set()
+        self._thread.join()
+        for path in self._paths[: self._made]:
+            with contextlib.suppress(OSError):
+                os.unlink(temp_name(path))
 
 
 def _finish_short_write(fd: int, batch: list[bytes | memoryview], written: int) -> None:

@@ -15,6 +15,7 @@ import numpy as np
 
 from cellucid.engine.checksums import MATRIX, matrix_checksums
 from cellucid.engine.context import RunContext
+from cellucid.engine.files import Placeholders
 from cellucid.engine.gene_spill import GeneSpill, commit_block_pieces, open_spill, remove_spill
 from cellucid.engine.genes import (
     GeneJob,
@@ -27,7 +28,7 @@ from cellucid.engine.genes import (
     slab_genes_for,
 )
 from cellucid.engine.inputs import is_sparse_array
-from cellucid.engine.runner import run_tasks
+from cellucid.engine.runner import active_client, run_tasks
 from cellucid.engine.sections.registry import section
 from cellucid.format.quantize import Range
 from cellucid.report import count
@@ -134,11 +135,22 @@ def _write_files(
                 f"{ctx.gene_spill.relative_to(ctx.out)}/ holds them from an interrupted run "
                 "(use force=True to encode them again)"
             )
-        with ctx.phase("genes.blocks"):
-            indexes = _encode_blocks(ctx, matrix, spill, len(todo))
         # assembly reads the committed pieces, written by this run or an earlier one
         stored = replace(spill.job, spill_dir=str(spill.folder))
         positions = spill.positions(todo)
+        # workers of a cluster name their temporary files after their own process
+        placeholders = (
+            Placeholders([stored.paths[i] for i in positions]) if active_client() is None else None
+        )
+        try:
+            with ctx.phase("genes.blocks"):
+                indexes = _encode_blocks(ctx, matrix, spill, len(todo))
+        except BaseException:
+            if placeholders is not None:
+                placeholders.abandon()
+            raise
+        if placeholders is not None:
+            placeholders.finish()
         with ctx.phase("genes.assembly"):
             run_tasks(
                 assembly_tasks(indexes, stored, genes=positions),
