@@ -20,15 +20,26 @@ from cellucid.format.jit import njit_cached
 from cellucid.format.quantize import missing_marker, quantize_rows, steps
 
 
+@njit_cached(inline="always")
+def _code(value, lo, hi, n_steps, missing):  # noqa: ANN001, ANN202
+    """:func:`~cellucid.format.quantize.quantize_rows` of one value."""
+    if not np.isfinite(value):
+        return missing
+    return min(max(np.rint((value - lo) * n_steps / (hi - lo)), 0.0), n_steps)
+
+
 @njit_cached
-def _fill_codes(
+def _fill_rows(
     data, indices, cursor, row_end, position, last_column, first, lo, hi, n_steps, missing, out
 ):  # noqa: ANN001, ANN202, E501
-    """Write the codes of every stored value of columns ``<= last_column`` into ``out``.
+    """Write every stored value of columns ``<= last_column`` into ``out``, encoded.
 
     ``position[c]`` is the job row of matrix column ``c`` (-1: not exported); rows
     ``first:first + len(out)`` are this group. Cursors move past what was consumed.
+    With ``n_steps`` > 0 the values become codes (``lo``/``hi`` per row, ``missing`` for
+    NaN and infinities); with 0 they stay float32, infinities as NaN.
     """
+    quantized = n_steps > 0
     for cell in range(cursor.shape[0]):
         k = cursor[cell]
         end = row_end[cell]
@@ -36,27 +47,11 @@ def _fill_codes(
             row = position[indices[k]]
             if row >= 0:
                 g = row - first
-                v = np.float64(data[k])
-                if np.isfinite(v):
-                    scaled = np.rint((v - lo[g]) * n_steps / (hi[g] - lo[g]))
-                    out[g, cell] = min(max(scaled, 0.0), n_steps)
+                if quantized:
+                    out[g, cell] = _code(np.float64(data[k]), lo[g], hi[g], n_steps, missing)
                 else:
-                    out[g, cell] = missing
-            k += 1
-        cursor[cell] = k
-
-
-@njit_cached
-def _fill_floats(data, indices, cursor, row_end, position, last_column, first, out):  # noqa: ANN001, ANN202, E501
-    """As :func:`_fill_codes` for unquantized genes: float32 values, infinities as NaN."""
-    for cell in range(cursor.shape[0]):
-        k = cursor[cell]
-        end = row_end[cell]
-        while k < end and indices[k] <= last_column:
-            row = position[indices[k]]
-            if row >= 0:
-                v = np.float32(data[k])
-                out[row - first, cell] = np.nan if np.isinf(v) else v
+                    v = np.float32(data[k])
+                    out[g, cell] = np.nan if np.isinf(v) else v
             k += 1
         cursor[cell] = k
 
@@ -112,17 +107,15 @@ class CsrGeneGroups:
         out = self._rows(stop - first, dtype)
         if bits is None:
             out.fill(0)
-            _fill_floats(
-                self._data, self._indices, self._cursor, self._row_end, self._position,
-                last_column, first, out,
-            )  # fmt: skip
-            return out
-        lo64, hi64 = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
-        out[:] = quantize_rows(np.zeros(len(lo64)), lo64, hi64, bits)[:, None]
-        _fill_codes(
+            lo64 = hi64 = np.zeros(0)
+            n_steps, missing = 0.0, np.float32(0)
+        else:
+            lo64, hi64 = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+            out[:] = quantize_rows(np.zeros(len(lo64)), lo64, hi64, bits)[:, None]
+            n_steps, missing = float(steps(bits)), out.dtype.type(missing_marker(bits))
+        _fill_rows(
             self._data, self._indices, self._cursor, self._row_end, self._position,
-            last_column, first, lo64, hi64, np.float64(steps(bits)),
-            out.dtype.type(missing_marker(bits)), out,
+            last_column, first, lo64, hi64, n_steps, missing, out,
         )  # fmt: skip
         return out
 
