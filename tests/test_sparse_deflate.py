@@ -221,7 +221,7 @@ def test_unusable_cache_dir_does_not_break_the_encoder(tmp_path):
     assert result.returncode == 0, result.stderr.decode()
 
 
-@pytest.mark.parametrize("n_items", [1, 7, 8, 9, 517, 4096])
+@pytest.mark.parametrize("n_items", [1, 7, 8, 9, 100, 517, 1000, 4096])
 def test_byte_rows_in_one_call_equal_column_by_column(n_items):
     """The batched 8-bit path gives each row the same bytes as deflate_column."""
     from cellucid.format.sparse_deflate import deflate_byte_rows, deflate_column
@@ -234,6 +234,8 @@ def test_byte_rows_in_one_call_equal_column_by_column(n_items):
     for row, run in zip(range(4, 10), (1, 4, 257, 262, 516, 600), strict=True):
         rows[row, :: max(1, run + 1)] = 9  # background runs of `run` items between them
     rows[10] = 7  # all background 7
+    # sparse, as genes are: differing items alone, in pairs, anywhere in a 64-item group
+    rows[11] = np.where(rng.random(n_items) < 0.06, rng.integers(0, 256, n_items), 2)
     backgrounds = np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 2], dtype=np.uint8)
     pieces, ends = deflate_byte_rows(rows, backgrounds)
     starts = np.concatenate([[0], ends[:-1]])

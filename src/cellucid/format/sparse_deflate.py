@@ -430,6 +430,7 @@ def _emit_byte_run(symbols, counts, k, run, background):  # noqa: ANN001, ANN202
     symbols[k] = background
     symbols[k + 2] = background
     remaining = run - 1
+    # a run of 0 (two differing items in a row) takes this path too and appends nothing
     if remaining <= MAX_MATCH:
         # up to 3 literals, or one literal and one match: selects, not branches (which of
         # the two a gap needs is as good as random)
@@ -452,34 +453,51 @@ def _emit_byte_run(symbols, counts, k, run, background):  # noqa: ANN001, ANN202
     return k
 
 
+# the high bit of each byte, the other seven, and the multiplier that gathers eight high
+# bits (moved down to bit 0 of their bytes) into the top byte, byte i as bit i
+_HIGH_BITS = U64(0x8080808080808080)
+_LOW_BITS = U64(0x7F7F7F7F7F7F7F7F)
+_GATHER = U64(0x0102040810204080)
+
+
+@njit_cached(inline="always")
+def _differing_bytes(word, background_word):  # noqa: ANN001, ANN202
+    """An 8-bit mask of the bytes of ``word`` that differ from the background's."""
+    x = word ^ background_word
+    high = (((x & _LOW_BITS) + _LOW_BITS) | x) & _HIGH_BITS
+    return ((high >> U64(7)) * _GATHER) >> U64(56)
+
+
 @njit_cached
 def _byte_symbols(column, words, background, background_word, symbols, counts):  # noqa: ANN001, ANN202, E501
     """:func:`_symbols` of a column of 1-byte items, into ``symbols``, counted in ``counts``.
 
-    The same symbols, found faster: in each word the bytes that differ from the
-    background are found by their trailing zero bits, so only they cost any work.
-    Returns how many symbols were written.
+    The same symbols, found faster: the bytes that differ from the background are found
+    64 at a time, as the set bits of one mask built without branches from eight words,
+    so only they cost any work (a branch per word was mispredicted about as often as a
+    word of a sparse gene holds something). Returns how many symbols were written.
     """
     n_items = column.shape[0]
+    n_words = words.shape[0]
     k = np.int64(0)
     done = np.int64(0)  # items before this one are in ``symbols``
-    for w in range(words.shape[0]):
-        differ = words[w] ^ background_word
-        while differ != U64(0):
-            byte = np.int64(trailing_zeros(differ)) >> 3
-            at = w * 8 + byte
-            if at > done:
-                k = _emit_byte_run(symbols, counts, k, at - done, background)
+    for first in range(0, n_words, 8):
+        mask = U64(0)
+        for j in range(min(8, n_words - first)):
+            mask |= _differing_bytes(words[first + j], background_word) << U64(8 * j)
+        while mask != U64(0):
+            at = first * 8 + np.int64(trailing_zeros(mask))
+            mask &= mask - U64(1)
+            # a run of 0 items appends nothing
+            k = _emit_byte_run(symbols, counts, k, at - done, background)
             value = column[at]
             symbols[k] = value
             counts[value] += 1
             k += 1
             done = at + 1
-            differ &= ~(U64(0xFF) << U64(8 * byte))
-    for at in range(words.shape[0] * 8, n_items):
+    for at in range(n_words * 8, n_items):
         if column[at] != background:
-            if at > done:
-                k = _emit_byte_run(symbols, counts, k, at - done, background)
+            k = _emit_byte_run(symbols, counts, k, at - done, background)
             symbols[k] = column[at]
             counts[column[at]] += 1
             k += 1
