@@ -27,7 +27,7 @@ from cellucid.engine.sections.registry import section, writers
 
 # the sections an early-view run holds back until the manifests and identity exist
 _LATE = ("genes", "manifests", "identity")
-# run in a second thread beside the genes: they read different inputs
+# run in a second thread beside the other sections: they read different inputs
 _BESIDE_GENES = ("connectivity",)
 _EARLY_VIEW: ContextVar[bool] = ContextVar("cellucid_early_view", default=False)
 
@@ -84,31 +84,26 @@ def _start_beside(context: RunContext, steps: list[tuple[str, Callable]]) -> Cal
 def run_sections(context: RunContext) -> None:
     """Run every registered section writer in order (see :func:`early_view`).
 
-    The connectivity is written in a second thread beside the gene files (beside the genes'
-    pass one in an early-view run, whose manifests need it): they read different inputs,
-    and the gene files leave a core idle while they are created one at a time. Manifests
-    and the identity come last, or before the gene files in an early-view run. Each section's
-    wall time goes to ``context.results["timings"]`` and to the ``cellucid.engine`` logger
+    The connectivity is written in a second thread from the start, beside the points,
+    the obs and both passes of the genes: they read different inputs, and the sections
+    before the gene blocks leave a core mostly idle. An early-view run waits for it
+    before its manifests (they need the edges), which come before the gene files; any
+    other run waits only before the manifests and the identity, last. Each section's wall
+    time goes to ``context.results["timings"]`` and to the ``cellucid.engine`` logger
     (the benchmarks read it to report time per phase).
     """
     held = dict((name, w) for name, w in writers() if name in _LATE + _BESIDE_GENES)
+    wait = _start_beside(context, [(n, held[n]) for n in _BESIDE_GENES if n in held])
     for name, writer in writers():
         if name not in held:
             _timed(context, name, writer)
-    beside = [(n, held[n]) for n in _BESIDE_GENES if n in held]
-    early = _EARLY_VIEW.get()
-    # an early view needs the edges before its manifests; otherwise they fill the core
-    # that pass two's file creation (one thread at a time) leaves idle
-    wait = _start_beside(context, beside) if early else lambda: None
     _timed(context, "genes", genes.plan_gene_fields)
-    wait()
     last = [(name, held[name]) for name in ("manifests", "identity")]
-    if early:
+    if _EARLY_VIEW.get():
+        wait()
         for name, writer in last:
             _timed(context, name, writer)
         last = []
-    else:
-        wait = _start_beside(context, beside)
     _timed(context, "genes", genes.write_gene_files)
     wait()
     for name, writer in last:
