@@ -137,6 +137,22 @@ def test_long_codes_are_limited_to_15_bits():
     assert inflate_piece(data) == column.tobytes()
 
 
+@pytest.mark.parametrize("n_large", [0, 1, 5, 16, 17, 120])
+def test_symbols_are_ordered_by_count_then_symbol(n_large):
+    """Huffman codes are built on symbols ordered by count, ties by symbol number."""
+    from cellucid.format.huffman import _by_count
+
+    rng = np.random.default_rng(n_large)
+    freqs = np.zeros(286, dtype=np.int64)
+    freqs[rng.choice(286, 150, replace=False)] = rng.integers(1, 255, 150)
+    # counts of 255 and more (few or many) are ordered apart from the rest
+    big = rng.choice(np.flatnonzero(freqs), n_large, replace=False)
+    freqs[big] = rng.choice([255, 256, 300, 70_000], n_large)
+    used = np.flatnonzero(freqs)
+    expected = used[np.lexsort((used, freqs[used]))]
+    assert (_by_count(freqs, used) == expected).all()
+
+
 def test_smaller_than_zlib_ng_level_9_on_sparse_codes():
     rng = np.random.default_rng(5)
     total_sparse = total_zlib = 0

@@ -12,16 +12,16 @@ import numpy as np
 
 from cellucid.format.jit import njit_cached
 
+# counts below this are ordered by one counting pass; the few at or above it after them
+_SMALL_COUNT = 255
+# that many large counts or fewer are put in order by insertion, more by radix passes
+_FEW = 16
+
 
 @njit_cached
-def _by_count(freqs, used):  # noqa: ANN001, ANN202
-    """``used`` (ascending symbols) ordered by ascending count, ties by symbol number.
-
-    A stable LSD radix sort on the counts' bytes, skipping bytes that are zero in every
-    count: the code then depends on the counts only. A piece's couple of hundred symbols
-    sort in a fraction of the time of a comparison sort, which was most of the cost of
-    building a code.
-    """
+def _radix_by_count(freqs, used):  # noqa: ANN001, ANN202
+    """``used`` ordered by ascending count, ties in the order given: a stable LSD radix
+    sort on the counts' bytes, skipping bytes that are zero in every count."""
     order = used.copy()
     spare = np.empty_like(order)
     largest = 0
@@ -40,6 +40,42 @@ def _by_count(freqs, used):  # noqa: ANN001, ANN202
             bins[digit] += 1
         order, spare = spare, order
         shift += 8
+    return order
+
+
+@njit_cached
+def _by_count(freqs, used):  # noqa: ANN001, ANN202
+    """``used`` (ascending symbols) ordered by ascending count, ties by symbol number.
+
+    The code then depends on the counts only. Most symbols of a piece occur fewer than
+    255 times: one stable counting pass orders them, with every larger count in one last
+    bucket (still by symbol), which is then put in order on its own. A comparison sort,
+    then two radix passes over every symbol, were most of the cost of building a code.
+    """
+    bins = np.zeros(_SMALL_COUNT + 2, dtype=np.int64)
+    for symbol in used:
+        bins[min(freqs[symbol], _SMALL_COUNT) + 1] += 1
+    for b in range(_SMALL_COUNT + 1):
+        bins[b + 1] += bins[b]
+    first_large = bins[_SMALL_COUNT]
+    order = np.empty_like(used)
+    for symbol in used:
+        bucket = min(freqs[symbol], _SMALL_COUNT)
+        order[bins[bucket]] = symbol
+        bins[bucket] += 1
+    n = order.shape[0]
+    if n - first_large > _FEW:
+        order[first_large:] = _radix_by_count(freqs, order[first_large:])
+        return order
+    # stable insertion: a symbol moves before the larger counts only
+    for i in range(first_large + 1, n):
+        symbol = order[i]
+        count = freqs[symbol]
+        j = i
+        while j > first_large and freqs[order[j - 1]] > count:
+            order[j] = order[j - 1]
+            j -= 1
+        order[j] = symbol
     return order
 
 
