@@ -104,8 +104,8 @@ def write_edges(
     bounds = np.concatenate([[0], np.cumsum(matrix.chunks[0])[:-1]]).astype(np.int64)
     blocks = matrix.rechunk({1: -1}).to_delayed().ravel()
     spill = dask.delayed(_spill_block, pure=False)
-    # one block at a time unless a cluster runs it: the edges are written beside the gene
-    # files, which keep every core busy, and each block's pairs take ~70 bytes per entry
+    # one block at a time unless a cluster runs it: the edges are written in a thread of
+    # their own beside the other sections, and each block's pairs take ~70 bytes per entry
     scheduler = None if active_client() is not None else "sync"
     dask.compute(
         *[spill(b, i, int(bounds[i]), bounds, str(spill_dir)) for i, b in enumerate(blocks)],

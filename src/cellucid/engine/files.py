@@ -33,7 +33,7 @@ class ExportWriteError(OSError):
 
 def temp_path_for(path: Path) -> Path:
     """The hidden temporary name a file is written under before its rename."""
-    return path.with_name(f".{path.name}{TEMP_MARKER}{os.getpid()}-{RUN_TOKEN}")
+    return Path(temp_name(str(path)))
 
 
 def describe_os_error(error: OSError, folder: Path) -> str:
@@ -123,7 +123,7 @@ def write_parts(path: str, parts: list[bytes | memoryview]) -> None:
 
 
 def temp_name(path: str) -> str:
-    """:func:`temp_path_for` on plain strings (ten thousand gene files)."""
+    """:func:`temp_path_for` on plain strings (ten thousand gene files: no pathlib)."""
     folder, name = os.path.split(path)
     return os.path.join(folder, f".{name}{TEMP_MARKER}{os.getpid()}-{RUN_TOKEN}")
 

@@ -25,10 +25,10 @@ from cellucid.engine.sections import (  # noqa: F401  (each module registers its
 )
 from cellucid.engine.sections.registry import section, writers
 
-# the sections an early-view run holds back until the manifests and identity exist
+# the sections run after the others: genes (both passes), then manifests and identity
 _LATE = ("genes", "manifests", "identity")
-# run in a second thread beside the other sections: they read different inputs
-_BESIDE_GENES = ("connectivity",)
+# run in a second thread from the start, beside the other sections: other inputs
+_BESIDE = ("connectivity",)
 _EARLY_VIEW: ContextVar[bool] = ContextVar("cellucid_early_view", default=False)
 
 
@@ -92,8 +92,8 @@ def run_sections(context: RunContext) -> None:
     time goes to ``context.results["timings"]`` and to the ``cellucid.engine`` logger
     (the benchmarks read it to report time per phase).
     """
-    held = dict((name, w) for name, w in writers() if name in _LATE + _BESIDE_GENES)
-    wait = _start_beside(context, [(n, held[n]) for n in _BESIDE_GENES if n in held])
+    held = dict((name, w) for name, w in writers() if name in _LATE + _BESIDE)
+    wait = _start_beside(context, [(n, held[n]) for n in _BESIDE if n in held])
     for name, writer in writers():
         if name not in held:
             _timed(context, name, writer)
