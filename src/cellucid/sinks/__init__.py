@@ -1,0 +1,1 @@
+"""The outputs of the engine: one package per kind of output."""
