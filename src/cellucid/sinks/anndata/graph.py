@@ -1,0 +1,77 @@
+"""``obsp['connectivities']``: the neighbour graph as a CSR float32 cells x cells matrix.
+
+The weights are checked in float64, after repeated entries are summed: finite,
+non-negative, a zero diagonal, exactly symmetric, and within the float32 range. A stored
+zero is no edge and is dropped before the checks; the indices are sorted. (A weight so
+small it becomes 0 in float32 stays stored, as 0.9.5 keeps it.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+
+from .values import describe_unstorable, require_float32_range, require_real_dtype
+
+
+def _as_csr(connectivities: object) -> sparse.csr_matrix:
+    if sparse.issparse(connectivities):
+        return sparse.csr_matrix(connectivities)
+    array = np.asarray(connectivities)
+    if array.ndim != 2:
+        raise ValueError(
+            f"connectivities must be a cells x cells matrix, and its shape is {array.shape}."
+        )
+    return sparse.csr_matrix(array)
+
+
+def convert_connectivities(connectivities: object, n_cells: int) -> sparse.csr_matrix:
+    """The graph as it is stored (module docstring).
+
+    Parameters
+    ----------
+    connectivities
+        A scipy sparse matrix or array, or anything ``numpy.asarray`` takes.
+    n_cells
+        The cell count (both sides).
+
+    Raises
+    ------
+    TypeError
+        The weights are not real numbers.
+    ValueError
+        Wrong shape, or a weight that breaks a rule of the module docstring.
+    """
+    graph = _as_csr(connectivities)
+    require_real_dtype(graph.dtype, "connectivities")
+    if graph.shape != (n_cells, n_cells):
+        raise ValueError(
+            f"connectivities must be {n_cells:,} x {n_cells:,} (a row and a column per cell), "
+            f"and is {graph.shape[0]:,} x {graph.shape[1]:,}."
+        )
+    graph = graph.astype(np.float64)
+    graph.sum_duplicates()
+    if not np.isfinite(graph.data).all():
+        raise ValueError(
+            "connectivities must hold finite weights. "
+            + describe_unstorable(graph.data, positions=False)
+        )
+    negative = int(np.count_nonzero(graph.data < 0))
+    if negative:
+        raise ValueError(f"connectivities must hold no negative weight, and holds {negative:,}.")
+    graph.eliminate_zeros()
+    loops = int(np.count_nonzero(graph.diagonal()))
+    if loops:
+        raise ValueError(
+            f"connectivities must have a zero diagonal (no cell is its own neighbour), and "
+            f"{loops:,} cells have a weight there."
+        )
+    if (graph != graph.T).nnz:
+        raise ValueError(
+            "connectivities must be exactly symmetric (the weight of i to j equal to that of "
+            "j to i); symmetrise it first, for example (g + g.T) / 2."
+        )
+    require_float32_range(graph.data, "connectivities", positions=False)
+    graph = graph.astype(np.float32)
+    graph.sort_indices()
+    return graph
