@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 from make_atlas import _expression_chunk
 
-from cellucid.engine import genes
+from cellucid.sinks.folder import gene_files as genes
 
 CELLS, GENES = 16_384, 10_000
 

@@ -22,13 +22,13 @@ from collections.abc import Callable
 import numpy as np
 from zlib_ng import zlib_ng
 
-from cellucid.format.gzip_pieces import compress_piece
-from cellucid.format.quantize import quantize_rows
-from cellucid.format.sparse_deflate import compress_column_piece, deflate_column
+from cellucid.sinks.folder.format.gzip_pieces import compress_piece
+from cellucid.sinks.folder.format.quantize import quantize_rows
+from cellucid.sinks.folder.format.sparse_deflate import compress_column_piece, deflate_column
 
 COMPILE_SNIPPET = (
     "import time, numpy as np; t = time.perf_counter();"
-    "from cellucid.format.sparse_deflate import deflate_column;"
+    "from cellucid.sinks.folder.format.sparse_deflate import deflate_column;"
     "[deflate_column(np.zeros(9, dtype=d), 0) for d in (np.uint8, np.uint16, np.float32)];"
     "print(time.perf_counter() - t)"
 )

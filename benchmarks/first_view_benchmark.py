@@ -31,7 +31,7 @@ MEASURE = textwrap.dedent(
     t0 = time.perf_counter()
     import anndata as ad
     import cellucid
-    from cellucid.engine.state import read_record
+    from cellucid.sinks.folder.state import read_record
 
     def fetch(url):
         return urllib.request.urlopen(url, timeout=600).read()

@@ -13,9 +13,9 @@ import pytest
 
 from cellucid import make_demo_anndata, write_demo_export
 from cellucid.engine.lock import LOCK_NAME
-from cellucid.engine.state import RECORD_NAME, ExportRecord, read_record, write_record
 from cellucid.serving import CellucidServer
 from cellucid.serving import background as bg
+from cellucid.sinks.folder.state import RECORD_NAME, ExportRecord, read_record, write_record
 
 from .serve_process import start_serve
 from .webfake import pin_fake_builds
@@ -118,7 +118,7 @@ def test_a_file_the_export_lists_is_waited_for_and_others_are_not(tmp_path):
 
 
 def test_early_view_order_writes_the_same_bytes(tmp_path, monkeypatch):
-    from cellucid.engine.sections import early_view
+    from cellucid.sinks.folder.sections import early_view
 
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     plain = write_demo_export(tmp_path / "plain", n_cells=120, n_genes=6, quiet=True)
@@ -133,7 +133,7 @@ def test_early_view_order_writes_the_same_bytes(tmp_path, monkeypatch):
 
 
 def test_events_reach_the_callbacks_only_with_the_viewers_token(tmp_path):
-    from cellucid.notebook import NotebookViewer
+    from cellucid.notebook.show import NotebookViewer
 
     export = write_demo_export(tmp_path / "demo", n_cells=60, n_genes=3, quiet=True)
     with CellucidServer(export, port=0, quiet=True) as server:
@@ -175,7 +175,7 @@ def test_events_reach_the_callbacks_only_with_the_viewers_token(tmp_path):
 
 
 def test_commands_are_the_messages_the_pinned_bridge_accepts(tmp_path):
-    from cellucid.notebook import NotebookViewer
+    from cellucid.notebook.show import NotebookViewer
 
     export = write_demo_export(tmp_path / "demo", n_cells=30, n_genes=2, quiet=True)
     with CellucidServer(export, port=0, quiet=True) as server:

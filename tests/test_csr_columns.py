@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from cellucid.engine.csr_columns import CsrGeneGroups
-from cellucid.format.quantize import quantize_rows
+from cellucid.sinks.folder.csr_columns import CsrGeneGroups
+from cellucid.sinks.folder.format.quantize import quantize_rows
 
 
 def _block(rng: np.random.Generator, dtype: type) -> sp.csr_matrix:

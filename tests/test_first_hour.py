@@ -11,9 +11,9 @@ import pytest
 
 from cellucid import make_demo_anndata, prepare_anndata
 from cellucid.cli import build_parser
-from cellucid.embedding_choice import choose_embedding_keys, choose_vector_fields
-from cellucid.engine.state import RECORD_NAME
+from cellucid.inputs.embedding_choice import choose_embedding_keys, choose_vector_fields
 from cellucid.report import cli_terms, count, in_callers_terms, size
+from cellucid.sinks.folder.state import RECORD_NAME
 
 
 def cli(capsys, *args: str) -> tuple[int, str, str]:
@@ -179,7 +179,7 @@ def test_validate_and_serve_name_an_unfinished_export(tmp_path, capsys):
 
 
 def test_show_on_an_h5ad_points_to_show_anndata(h5ad):
-    from cellucid.notebook import show
+    from cellucid.notebook.show import show
 
     with pytest.raises(TypeError, match="show_anndata"):
         show(h5ad)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from cellucid import prepare
-from cellucid.layouts import detect_layout, unregister_layout
+from cellucid.sinks.folder.layouts import detect_layout, unregister_layout
 from cellucid.verify import validate_export
 
 from .decode import read_array, read_json
@@ -112,9 +112,9 @@ def test_a_new_layout_needs_only_its_module(tmp_path):
     module_path.write_text(
         textwrap.dedent(
             """
-            from cellucid.format.naming import safe_name
-            from cellucid.layouts.key import KeyLayout
-            from cellucid.layouts.registry import register_layout
+            from cellucid.sinks.folder.format.naming import safe_name
+            from cellucid.sinks.folder.layouts.key import KeyLayout
+            from cellucid.sinks.folder.layouts.registry import register_layout
 
             class PrefixedLayout(KeyLayout):
                 name = "prefixed"

@@ -14,8 +14,8 @@ import dask
 import pytest
 
 from cellucid import make_demo_anndata, prepare_anndata, validate_export
-from cellucid.engine.context import SPILL_DIRNAME
 from cellucid.engine.runner import run_tasks
+from cellucid.sinks.folder.context import SPILL_DIRNAME
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 

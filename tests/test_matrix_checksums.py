@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-import cellucid.engine.sections.genes as gene_section
+import cellucid.sinks.folder.sections.genes as gene_section
 from cellucid import prepare
 from cellucid.engine.checksums import MATRIX
-from cellucid.engine.state import RECORD_NAME, ExportMismatchError
+from cellucid.sinks.folder.state import RECORD_NAME, ExportMismatchError
 
 from .test_anndata_inputs import tree_digest
 
@@ -108,12 +108,12 @@ def test_a_changed_matrix_after_pass_one_is_still_refused(tmp_path, monkeypatch)
 
 def test_no_exported_gene_means_no_read_of_the_matrix(tmp_path, monkeypatch):
     """With an empty gene list nothing is made from the matrix: no pass one, no checksums."""
-    import cellucid.engine.genes as engine_genes
+    import cellucid.engine.block_grid as block_grid
 
     def never(*args, **kwargs):
         raise AssertionError("the matrix was read block by block")
 
-    monkeypatch.setattr(engine_genes, "_block_stats", never)
+    monkeypatch.setattr(block_grid, "_block_stats", never)
     monkeypatch.setattr("cellucid.engine.checksums.pass_one_blocks", never)
     out = tmp_path / "export"
     prepare(**_arguments(out, _matrix(), gene_identifiers=[]))

@@ -64,7 +64,7 @@ def test_bad_option_values_are_named(name, value, message):
 def test_settings_hold_exactly_the_options_that_shape_bytes():
     import dataclasses
 
-    from cellucid.plan import Settings
+    from cellucid.sinks.folder.plan import Settings
 
     table = {o.name for o in OPTIONS if o.shapes_bytes and not o.name.startswith("source_")}
     fields = {f.name for f in dataclasses.fields(Settings)} - {"out_dir", "source"}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cellucid.plan import InputSummary, ObsFieldSummary, Settings, make_plan
+from cellucid.sinks.folder.plan import InputSummary, ObsFieldSummary, Settings, make_plan
 
 
 def settings(**changes) -> Settings:

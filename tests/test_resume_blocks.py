@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cellucid.engine.context import GENE_SPILL_NAME, SPILL_DIRNAME
-from cellucid.engine.gene_spill import PLAN_NAME
+from cellucid.sinks.folder.context import GENE_SPILL_NAME, SPILL_DIRNAME
+from cellucid.sinks.folder.gene_spill import PLAN_NAME
 
 from .test_anndata_inputs import tree_digest
 
@@ -34,15 +34,15 @@ CHILD = textwrap.dedent(
     import json, os, signal, sys
     import numpy as np, pandas as pd, scipy.sparse as sp
     import cellucid.engine.files as files
-    import cellucid.engine.gene_spill as gene_spill
-    import cellucid.engine.genes as genes
+    import cellucid.sinks.folder.gene_spill as gene_spill
+    import cellucid.engine.block_grid as grid
     from cellucid import prepare
 
     out, marker, nth, calls = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     options = json.loads(sys.argv[5])
     cells, n_genes, piece_cells, slab_genes = (int(a) for a in sys.argv[6:10])
-    genes.MIN_PIECE_CELLS = genes.MAX_PIECE_CELLS = piece_cells
-    genes.GROUP_BYTES = piece_cells * 4 * slab_genes
+    grid.MIN_PIECE_CELLS = grid.MAX_PIECE_CELLS = piece_cells
+    grid.GROUP_BYTES = piece_cells * 4 * slab_genes
     seen = 0
     real_replace, real_write = os.replace, gene_spill.write_block_pieces
 

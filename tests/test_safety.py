@@ -17,7 +17,12 @@ import scipy.sparse as sp
 
 from cellucid import make_demo_anndata, prepare, prepare_anndata
 from cellucid.engine.lock import LOCK_NAME, export_lock
-from cellucid.engine.state import RECORD_NAME, DamagedRecordError, ExportMismatchError, sample_rows
+from cellucid.sinks.folder.state import (
+    RECORD_NAME,
+    DamagedRecordError,
+    ExportMismatchError,
+    sample_rows,
+)
 
 from .test_anndata_inputs import tree_digest
 
@@ -230,7 +235,7 @@ def test_cli_reports_the_holder_and_a_damaged_record_in_one_line(tmp_path):
 def test_disk_full_in_a_spill_file_names_the_folder(tmp_path, monkeypatch):
     import errno
 
-    import cellucid.engine.genes as genes
+    import cellucid.sinks.folder.gene_files as genes
 
     def full(path, mode="r", *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))

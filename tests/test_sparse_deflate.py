@@ -15,12 +15,12 @@ import pytest
 import scipy.sparse as sp
 
 from cellucid import prepare
-from cellucid.engine import genes
-from cellucid.format.gzip_pieces import MemberAssembler, compress_piece
-from cellucid.format.huffman import code_lengths
-from cellucid.format.jit import njit_cached
-from cellucid.format.quantize import quantize_rows
-from cellucid.format.sparse_deflate import compress_column_piece, deflate_column
+from cellucid.engine import block_grid
+from cellucid.engine.jit import njit_cached
+from cellucid.sinks.folder.format.gzip_pieces import MemberAssembler, compress_piece
+from cellucid.sinks.folder.format.huffman import code_lengths
+from cellucid.sinks.folder.format.quantize import quantize_rows
+from cellucid.sinks.folder.format.sparse_deflate import compress_column_piece, deflate_column
 
 from .decode import assert_single_member, read_json
 
@@ -140,7 +140,7 @@ def test_long_codes_are_limited_to_15_bits():
 @pytest.mark.parametrize("n_large", [0, 1, 5, 16, 17, 120])
 def test_symbols_are_ordered_by_count_then_symbol(n_large):
     """Huffman codes are built on symbols ordered by count, ties by symbol number."""
-    from cellucid.format.huffman import _by_count
+    from cellucid.sinks.folder.format.huffman import _by_count
 
     rng = np.random.default_rng(n_large)
     freqs = np.zeros(286, dtype=np.int64)
@@ -189,8 +189,8 @@ def test_jit_without_a_cache_location_still_compiles():
 @pytest.mark.parametrize(("bits", "dtype"), [(8, "uint8"), (16, "uint16"), (None, "float32")])
 def test_exported_gene_files_decode_to_the_codes(tmp_path, monkeypatch, bits, dtype):
     # small blocks, so each gene file is assembled from several pieces
-    monkeypatch.setattr(genes, "MIN_PIECE_CELLS", 256)
-    monkeypatch.setattr(genes, "BLOCK_BYTES", 256 * 12)
+    monkeypatch.setattr(block_grid, "MIN_PIECE_CELLS", 256)
+    monkeypatch.setattr(block_grid, "BLOCK_BYTES", 256 * 12)
     n_cells, n_genes = 1500, 12
     rng = np.random.default_rng(11)
     rates = np.array([0, 0.001, 0.01, 0.03, 0.1, 0.5, 1.0, 0.02, 0.02, 0.2, 0.05, 0.9])
@@ -226,7 +226,7 @@ def test_unusable_cache_dir_does_not_break_the_encoder(tmp_path):
     blocker.write_text("")
     script = (
         "import numpy as np, zlib\n"
-        "from cellucid.format.sparse_deflate import deflate_column\n"
+        "from cellucid.sinks.folder.format.sparse_deflate import deflate_column\n"
         "column = np.full(100, 7, np.uint16)\n"
         "data, _ = deflate_column(column, 7)\n"
         "assert zlib.decompress(data + b'\\x03\\x00', -15) == column.tobytes()\n"
@@ -240,7 +240,7 @@ def test_unusable_cache_dir_does_not_break_the_encoder(tmp_path):
 @pytest.mark.parametrize("n_items", [1, 7, 8, 9, 100, 517, 1000, 4096])
 def test_byte_rows_in_one_call_equal_column_by_column(n_items):
     """The batched 8-bit path gives each row the same bytes as deflate_column."""
-    from cellucid.format.sparse_deflate import deflate_byte_rows, deflate_column
+    from cellucid.sinks.folder.format.sparse_deflate import deflate_byte_rows, deflate_column
 
     rng = np.random.default_rng(n_items)
     rows = np.zeros((12, n_items), dtype=np.uint8)

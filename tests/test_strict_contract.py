@@ -10,7 +10,7 @@ import pytest
 import scipy.sparse as sp
 
 from cellucid import prepare
-from cellucid.plan.build import edge_index_dtype
+from cellucid.sinks.folder.plan.build import edge_index_dtype
 from cellucid.verify import validate_export
 
 from .decode import read_array
@@ -83,9 +83,9 @@ def test_source_without_name_is_refused(tmp_path):
 
 
 def test_graph_too_large_for_the_viewer_is_refused(tmp_path, monkeypatch):
-    import cellucid.checks
+    import cellucid.checks.arguments
 
-    monkeypatch.setattr(cellucid.checks, "MAX_GRAPH_BYTES", 10_000)
+    monkeypatch.setattr(cellucid.checks.arguments, "MAX_GRAPH_BYTES", 10_000)
     with pytest.raises(ValueError, match="the Cellucid viewer loads a graph only while"):
         prepare(**golden_atlas(), out_dir=tmp_path / "x", quiet=True)
     assert not (tmp_path / "x").exists()

@@ -49,9 +49,10 @@ def test_a_stream_gives_the_same_bytes_however_it_is_fed(tmp_path, monkeypatch):
 
     import numpy as np
 
-    from cellucid.engine.files import BinaryStream, write_binary
+    from cellucid.sinks.folder import binary_files
+    from cellucid.sinks.folder.binary_files import BinaryStream, write_binary
 
-    monkeypatch.setattr(files, "PIECE_BYTES", 4096)  # many pieces in flight at once
+    monkeypatch.setattr(binary_files, "PIECE_BYTES", 4096)  # many pieces in flight at once
     values = np.random.default_rng(1).normal(size=50_000).astype(np.float32)
     write_binary(tmp_path / "whole.gz", values, 6)
     with BinaryStream(tmp_path / "fed.gz", 6) as stream:

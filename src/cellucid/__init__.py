@@ -14,13 +14,13 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _PUBLIC = {
     "prepare": "cellucid.exporter",
-    "generate_datasets_manifest": "cellucid.datasets_manifest",
+    "generate_datasets_manifest": "cellucid.serving.datasets_manifest",
     "prepare_anndata": "cellucid.anndata_input",
     "make_demo_anndata": "cellucid.demo",
     "write_demo_export": "cellucid.demo",
     "serve": "cellucid.serving",
     "CellucidServer": "cellucid.serving",
-    "show": "cellucid.notebook",
+    "show": "cellucid.notebook.show",
     "get_web_cache_dir": "cellucid.serving.webcache",
     "clear_web_cache": "cellucid.serving.webcache",
     "serve_anndata": "cellucid.anndata_serve",

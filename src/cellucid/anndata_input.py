@@ -2,10 +2,10 @@
 
 Files are never loaded whole: obs and var are read (they are per-cell and per-gene
 tables), while X, layers, obsm and obsp arrays become lazy readers that the engine
-streams (see :mod:`cellucid.engine.store_arrays`). The usual keys map to prepare():
+streams (see :mod:`cellucid.inputs.store_arrays`). The usual keys map to prepare():
 embeddings from ``obsm["X_umap"]`` (by width) and ``obsm["X_umap_<d>d"]``, the latent
 space from ``X_pca`` / ``X_scvi``, ``obsp["connectivities"]``, and vector fields from
-obsm keys ``<field>_umap`` / ``<field>_umap_<d>d`` (see :mod:`cellucid.embedding_choice`).
+obsm keys ``<field>_umap`` / ``<field>_umap_<d>d`` (see :mod:`cellucid.inputs.embedding_choice`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from cellucid.embedding_choice import choose_embedding_keys, choose_vector_fields
+from cellucid.inputs.embedding_choice import choose_embedding_keys, choose_vector_fields
 from cellucid.options import front_door_values
 from cellucid.report import Reporter, count
 
@@ -55,7 +55,7 @@ def _is_anndata(x: Any) -> bool:
 
 
 def _load_anndata(adata: Any) -> AnnDataParts:
-    from cellucid.engine.store_arrays import open_array
+    from cellucid.inputs.store_arrays import open_array
 
     x = adata.X
     if adata.isbacked:
@@ -80,7 +80,7 @@ def _read_table(root: Any, name: str) -> pd.DataFrame:
     from anndata import OldFormatWarning
     from anndata.io import read_elem
 
-    from cellucid.legacy_anndata import is_group, read_frame
+    from cellucid.inputs.legacy_anndata import is_group, read_frame
 
     node = root[name]
     if not is_group(node):
@@ -93,8 +93,8 @@ def _read_table(root: Any, name: str) -> pd.DataFrame:
 
 def _members(root: Any, path: str, group: str) -> dict[str, Any]:
     """Lazy readers of a group's arrays (old files' structured obsm is read whole)."""
-    from cellucid.engine.store_arrays import open_array
-    from cellucid.legacy_anndata import is_group, read_structured_members
+    from cellucid.inputs.legacy_anndata import is_group, read_structured_members
+    from cellucid.inputs.store_arrays import open_array
 
     if group not in root:
         return {}
@@ -104,8 +104,8 @@ def _members(root: Any, path: str, group: str) -> dict[str, Any]:
 
 
 def _graphs(root: Any, path: str) -> dict[str, Any]:
-    from cellucid.engine.store_arrays import open_array
-    from cellucid.legacy_anndata import graph_paths
+    from cellucid.inputs.legacy_anndata import graph_paths
+    from cellucid.inputs.store_arrays import open_array
 
     graphs = _members(root, path, "obsp")
     # as anndata does, a matrix left in uns/neighbors by old scanpy wins over obsp
@@ -114,9 +114,9 @@ def _graphs(root: Any, path: str) -> dict[str, Any]:
 
 
 def _load_store(path: str | Path) -> AnnDataParts:
-    from cellucid.engine.store_arrays import open_array, open_store
-    from cellucid.input_files import check_anndata_root, check_input_path
-    from cellucid.legacy_anndata import LEGACY_NOTE, apply_uns_categories, is_legacy
+    from cellucid.checks.paths import check_anndata_root, check_input_path
+    from cellucid.inputs.legacy_anndata import LEGACY_NOTE, apply_uns_categories, is_legacy
+    from cellucid.inputs.store_arrays import open_array, open_store
 
     path = Path(path)
     kind = check_input_path(path)
@@ -267,7 +267,7 @@ def prepare_anndata(
     embedding_keys, embeddings
         Other obsm keys to export as embeddings by their width (``["X_tsne"]``, replacing
         a UMAP of that width with a warning), or the obsm key per dimension
-        (``{2: "X_tsne"}``, always used). The whole rule: :mod:`cellucid.embedding_choice`.
+        (``{2: "X_tsne"}``, always used). The whole rule: :mod:`cellucid.inputs.embedding_choice`.
     latent_key
         obsm key of the latent space; default ``X_pca``, then ``X_scvi``, else the
         highest-dimensional embedding (a message says which was used).
@@ -292,8 +292,8 @@ def prepare_anndata(
     pathlib.Path
         The export folder.
     """
+    from cellucid.checks.paths import check_out_dir
     from cellucid.exporter import prepare
-    from cellucid.input_files import check_out_dir
 
     check_out_dir(out_dir)
     parts, reporter = load_parts(adata), Reporter(quiet)

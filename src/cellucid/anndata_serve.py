@@ -15,8 +15,7 @@ import webbrowser
 from pathlib import Path
 from typing import Any
 
-from cellucid.engine.state import ExportMismatchError
-from cellucid.notebook import _RUNNING, NotebookViewer, display_viewer
+from cellucid.notebook.show import _RUNNING, NotebookViewer, display_viewer
 from cellucid.serving.background import BackgroundExport
 from cellucid.serving.exportcache import (
     cache_key,
@@ -25,6 +24,7 @@ from cellucid.serving.exportcache import (
     prune_export_cache,
 )
 from cellucid.serving.server import CellucidServer
+from cellucid.sinks.folder.state import ExportMismatchError
 
 VIEWABLE_TIMEOUT = None  # wait as long as the export needs to write its identity
 

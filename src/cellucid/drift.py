@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import dask.array as da
 import numpy as np
 
-from cellucid.engine.inputs import as_cell_chunked, is_sparse_array
+from cellucid.inputs.arrays import as_cell_chunked, is_sparse_array
 
 if TYPE_CHECKING:
     import anndata

@@ -14,25 +14,13 @@ import dask
 import pandas as pd
 
 from cellucid import options as option_table
-from cellucid.checked import CheckedInputs
-from cellucid.checks import check_inputs
+from cellucid.checks.arguments import check_inputs
+from cellucid.checks.checked import CheckedInputs
+from cellucid.checks.paths import OutputPathError, check_name_lengths, check_out_dir
 from cellucid.engine.checksums import MATRIX, input_checksums, is_pending
-from cellucid.engine.context import SPILL_DIRNAME
-from cellucid.engine.export import run_export
 from cellucid.engine.files import ExportWriteError, describe_os_error, files_bytes
 from cellucid.engine.lock import export_lock
-from cellucid.engine.obs_fields import CategoricalColumn
-from cellucid.engine.state import (
-    DamagedRecordError,
-    ExportMismatchError,
-    ExportRecord,
-    fingerprint,
-    leftover_temp_files,
-    prepare_folder,
-    read_record,
-)
-from cellucid.input_files import OutputPathError, check_name_lengths, check_out_dir
-from cellucid.plan import ExportPlan, Settings, make_plan
+from cellucid.inputs.obs_fields import CategoricalColumn
 from cellucid.report import (
     Reporter,
     count,
@@ -40,6 +28,18 @@ from cellucid.report import (
     in_callers_terms,
     interrupted_line,
     size,
+)
+from cellucid.sinks.folder.context import SPILL_DIRNAME
+from cellucid.sinks.folder.plan import ExportPlan, Settings, make_plan
+from cellucid.sinks.folder.run import run_export
+from cellucid.sinks.folder.state import (
+    DamagedRecordError,
+    ExportMismatchError,
+    ExportRecord,
+    fingerprint,
+    leftover_temp_files,
+    prepare_folder,
+    read_record,
 )
 
 #: rows per dask chunk for reductions and per-cell work when none is given

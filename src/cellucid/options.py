@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from cellucid.layouts import DEFAULT_LAYOUT, layout_names
+from cellucid.sinks.folder.layouts import DEFAULT_LAYOUT, layout_names
 
 _SAME = object()
 

@@ -1,6 +1,6 @@
 """Checksums of every block of every input, so a resumed export never mixes two inputs.
 
-The fingerprint of :mod:`cellucid.engine.state` holds shapes and dtypes only; a changed
+The fingerprint of :mod:`cellucid.sinks.folder.state` holds shapes and dtypes only; a changed
 value (an input rewritten after a killed run) is found here. Every input is read on a
 fixed grid of rows (the matrix on the genes' pass-one grid, in slabs of genes when dense)
 and each block's bytes get a CRC-32 (zlib-ng, which releases the GIL). The grid depends on
@@ -19,9 +19,9 @@ from typing import Any
 import dask
 import dask.array as da
 
-from cellucid.checked import CheckedInputs
+from cellucid.checks.checked import CheckedInputs
 from cellucid.engine.block_crc import block_crc, combine_block_crcs
-from cellucid.engine.genes import grid_matrix, pass_one_blocks
+from cellucid.engine.block_grid import grid_matrix, pass_one_blocks
 
 #: rows per block of every input but the expression matrix
 CHECK_ROWS = 65536
@@ -34,7 +34,7 @@ PENDING = {"pending": True}
 def _gridded(inputs: CheckedInputs, with_matrix: bool) -> dict[str, tuple[da.Array, int]]:
     """Every array input on its checksum grid, with the grid's rows per block.
 
-    The matrix's grid is the genes' pass one (:func:`~cellucid.engine.genes.pass_one_blocks`),
+    The matrix's grid is the genes' pass one (:func:`~cellucid.engine.block_grid.pass_one_blocks`),
     so pass one can checksum the blocks it reads anyway.
     """
     arrays: dict[str, da.Array] = {f"X_umap_{d}d": x for d, x in inputs.embeddings.items()}

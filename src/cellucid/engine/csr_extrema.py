@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from cellucid.format.jit import njit_cached
+from cellucid.engine.jit import njit_cached
 
 
 @njit_cached

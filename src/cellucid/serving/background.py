@@ -1,6 +1,6 @@
 """An export written in a background thread into the export cache, viewable before it ends.
 
-The export runs with :func:`cellucid.engine.sections.early_view`: points, vectors, obs,
+The export runs with :func:`cellucid.sinks.folder.sections.early_view`: points, vectors, obs,
 connectivity, the genes' ranges, the manifests and the identity come first, the gene files
 last. The server starts once the identity exists; a request for a file the export record
 lists but that is not written yet waits (bounded) for it (see :meth:`BackgroundExport.wait_for`).
@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cellucid.engine.state import read_record
 from cellucid.serving.exportcache import is_complete
+from cellucid.sinks.folder.state import read_record
 
 POLL_SECONDS = 0.05
 IDENTITY = "dataset_identity.json"
@@ -53,7 +53,7 @@ class BackgroundExport:
             self._thread.start()
 
     def _run(self, export: Callable[[Path], Any]) -> None:
-        from cellucid.engine.sections import early_view
+        from cellucid.sinks.folder.sections import early_view
 
         try:
             with early_view():

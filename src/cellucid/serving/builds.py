@@ -55,7 +55,7 @@ def build_for_layout(layout: str) -> ViewerBuild:
     Parameters
     ----------
     layout
-        An export layout, as returned by :func:`cellucid.layouts.detect_layout`.
+        An export layout, as returned by :func:`cellucid.sinks.folder.layouts.detect_layout`.
 
     Returns
     -------

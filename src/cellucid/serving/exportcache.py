@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from cellucid.engine.lock import ExportLockedError, export_lock
-from cellucid.engine.state import read_record, sample_rows
 from cellucid.serving.webcache import cache_folder, folder_bytes, remove_folder
+from cellucid.sinks.folder.state import read_record, sample_rows
 
 KEY_LENGTH = 24
 #: the export cache's size limit when ``$CELLUCID_EXPORT_CACHE_MAX_GB`` is not set

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from cellucid.layouts import detect_layout
 from cellucid.serving.builds import build_for_layout
 from cellucid.serving.datasets import Dataset, discover
 from cellucid.serving.events import EventRouter
@@ -21,7 +20,8 @@ from cellucid.serving.httpd import HTTPServer
 from cellucid.serving.inventory import IntegrityError
 from cellucid.serving.offline import offline_help
 from cellucid.serving.viewer import ViewerAssets, ViewerUnavailable
-from cellucid.unfinished import unfinished_message
+from cellucid.sinks.folder.layouts import detect_layout
+from cellucid.sinks.folder.unfinished import unfinished_message
 
 PENDING_TIMEOUT = 120.0  # seconds a request waits for a file the running export will write
 PORT_ATTEMPTS = 101  # the requested port and the next 100

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from cellucid.layouts import detect_layout, get_layout
 from cellucid.report import count
-from cellucid.unfinished import unfinished_message
+from cellucid.sinks.folder.layouts import detect_layout, get_layout
+from cellucid.sinks.folder.unfinished import unfinished_message
 from cellucid.verify import rules
 
 

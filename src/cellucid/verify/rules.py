@@ -9,9 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from cellucid.format.manifests import MAX_CONNECTIVITY_WORKING_BYTES, connectivity_working_bytes
-from cellucid.layouts import Layout
-from cellucid.plan.build import edge_index_dtype
+from cellucid.sinks.folder.format.manifests import (
+    MAX_CONNECTIVITY_WORKING_BYTES,
+    connectivity_working_bytes,
+)
+from cellucid.sinks.folder.layouts import Layout
+from cellucid.sinks.folder.plan.build import edge_index_dtype
 from cellucid.verify.payload import PayloadError, read_values
 
 IDENTITY_KEYS = [

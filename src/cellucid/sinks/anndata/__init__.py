@@ -1,1 +1,2 @@
-"""The Cellucid-ready AnnData store (`.zarr`, `.zarr.zip`, `.h5ad`) that today's Cellucid web app opens."""
+"""The Cellucid-ready AnnData store (``.zarr``, ``.zarr.zip``, ``.h5ad``) of today's Cellucid
+web app."""

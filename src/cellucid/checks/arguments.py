@@ -1,0 +1,299 @@
+"""Validation of prepare()'s inputs and options, all of it before anything is written."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import pandas as pd
+
+from cellucid.checks.checked import CheckedInputs
+from cellucid.checks.graph_scan import scan_graph
+from cellucid.checks.values import require_distinct_text, require_finite, require_list, require_real
+from cellucid.inputs.arrays import as_cell_chunked
+from cellucid.inputs.obs_fields import (
+    CategoricalColumn,
+    ContinuousColumn,
+    codes_dtype,
+    is_categorical,
+    obs_keys_of,
+    obs_length,
+    obs_series,
+    read_categorical,
+    read_continuous,
+)
+from cellucid.sinks.folder.format.manifests import MAX_CONNECTIVITY_WORKING_BYTES as MAX_GRAPH_BYTES
+from cellucid.sinks.folder.format.manifests import connectivity_working_bytes
+from cellucid.sinks.folder.plan.build import edge_index_dtype
+
+VECTOR_SUFFIXES = {f"_{d}d": d for d in (1, 2, 3)}
+
+
+def check_embeddings(
+    candidates: dict[int, Any], x_umap_4d: Any, chunk_rows: int
+) -> tuple[int, dict[int, da.Array]]:
+    """The embeddings as dask arrays, after the shape, agreement and finiteness checks."""
+    if x_umap_4d is not None:
+        raise NotImplementedError(
+            "4D visualization is not yet implemented. The X_umap_4d parameter is reserved; "
+            "use X_umap_1d, X_umap_2d or X_umap_3d."
+        )
+    given = {d: x for d, x in candidates.items() if x is not None}
+    if not given:
+        raise ValueError(
+            "At least one dimensional embedding must be provided. "
+            "Use X_umap_1d, X_umap_2d, or X_umap_3d."
+        )
+    arrays: dict[int, da.Array] = {}
+    n_cells: int | None = None
+    for d in sorted(given):
+        x = as_cell_chunked(given[d], chunk_rows)
+        require_real(f"X_umap_{d}d", x)
+        if x.ndim != 2 or x.shape[1] != d:
+            raise ValueError(f"X_umap_{d}d must have shape (n_cells, {d}), got shape {x.shape}.")
+        if n_cells is None:
+            n_cells = x.shape[0]
+        elif x.shape[0] != n_cells:
+            raise ValueError(
+                "All embeddings must have the same number of cells. "
+                f"The first embedding has {n_cells} cells, but X_umap_{d}d has {x.shape[0]}."
+            )
+        arrays[d] = x
+    if not n_cells:
+        raise ValueError(
+            "The embeddings have 0 cells: there is nothing to export. Pass arrays with at "
+            "least one row (did a filter remove every cell?)."
+        )
+    for d, x in arrays.items():
+        require_finite(f"X_umap_{d}d", x)
+    return n_cells, arrays
+
+
+def check_latent(latent_space: Any, n_cells: int, chunk_rows: int) -> da.Array:
+    """The latent space as a 2-D dask array with one row per cell."""
+    if latent_space is None:
+        raise ValueError("latent_space is required for outlier quantile calculation.")
+    latent = as_cell_chunked(latent_space, chunk_rows)
+    if latent.ndim == 1:
+        latent = latent[:, None]
+    if latent.ndim != 2 or latent.shape[0] != n_cells:
+        raise ValueError(
+            f"latent_space must have shape (n_cells, n_dims) with {n_cells} rows, "
+            f"got shape {latent.shape}."
+        )
+    require_real("latent_space", latent)
+    require_finite("latent_space", latent)
+    return latent
+
+
+def check_obs(
+    obs: Any, obs_keys: Sequence[str] | None, n_cells: int, codes_request: str
+) -> tuple[pd.DataFrame, list[CategoricalColumn | ContinuousColumn], dict[str, str]]:
+    """The exported obs columns, read one at a time and checked.
+
+    ``obs`` may be a DataFrame, an xarray Dataset or AnnData's lazy obs. Returns a small
+    DataFrame of the exported columns (for the fingerprint), the columns and code dtypes.
+    """
+    if obs is None:
+        obs = pd.DataFrame(index=pd.RangeIndex(n_cells))
+    available = obs_keys_of(obs)
+    if obs_length(obs) != n_cells:
+        raise ValueError(f"obs has {obs_length(obs)} rows, but embeddings have {n_cells} cells.")
+    require_list("obs_keys", obs_keys)
+    keys = list(available) if obs_keys is None else list(obs_keys)
+    missing = [k for k in keys if k not in available]
+    if missing:
+        raise KeyError(
+            f"obs_keys contain columns not in obs: {missing}. Available columns: {available}"
+        )
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"obs_keys lists a column more than once: {keys}.")
+    require_distinct_text("obs columns", keys)
+    columns: list[CategoricalColumn | ContinuousColumn] = []
+    dtypes: dict[str, str] = {}
+    table: dict[str, Any] = {}
+    for key in keys:
+        series = obs_series(obs, key)
+        if is_categorical(series):
+            column = read_categorical(str(key), series)
+            try:
+                dtypes[str(key)] = codes_dtype(len(column.categories), codes_request)
+            except ValueError as error:
+                raise ValueError(f"obs column '{key}': {error}") from None
+            table[str(key)] = column.codes
+            columns.append(column)
+        else:
+            column = read_continuous(str(key), series)
+            table[str(key)] = column.values
+            columns.append(column)
+    return pd.DataFrame(table, index=pd.RangeIndex(n_cells)), columns, dtypes
+
+
+def check_genes(
+    gene_expression: Any,
+    var: pd.DataFrame | None,
+    var_gene_id_column: str,
+    gene_identifiers: Sequence[str] | None,
+    n_cells: int,
+    chunk_rows: int,
+) -> tuple[da.Array, list[str], np.ndarray, list[str]]:
+    """The matrix, the exported gene ids, their matrix columns and the unknown ids."""
+    if var is None:
+        raise ValueError("var is required if gene_expression is provided")
+    matrix = as_cell_chunked(gene_expression, chunk_rows)
+    require_real("gene_expression", matrix)
+    require_list("gene_identifiers", gene_identifiers)
+    if matrix.ndim != 2 or matrix.shape[0] != n_cells:
+        raise ValueError(
+            f"gene_expression must have shape (n_cells, n_genes) with {n_cells} rows, "
+            f"got shape {matrix.shape}."
+        )
+    if len(var) != matrix.shape[1]:
+        raise ValueError(
+            f"var has {len(var)} rows, but gene_expression has {matrix.shape[1]} genes (columns)."
+        )
+    if var_gene_id_column == "index":
+        all_ids = [str(v) for v in var.index]
+    elif var_gene_id_column in var.columns:
+        all_ids = [str(v) for v in var[var_gene_id_column]]
+    else:
+        raise KeyError(
+            f"var_gene_id_column '{var_gene_id_column}' is not a column of var. "
+            f"Use 'index' or one of: {list(var.columns)}"
+        )
+    position: dict[str, int] = {}
+    for index, gene in enumerate(all_ids):
+        position.setdefault(gene, index)
+    unknown: list[str] = []
+    if gene_identifiers is None:
+        ids = all_ids
+    else:
+        requested = [str(g) for g in gene_identifiers]
+        unknown = [g for g in requested if g not in position]
+        ids = [g for g in requested if g in position]
+    seen: set[str] = set()
+    duplicates = [g for g in ids if g in seen or seen.add(g)]
+    if duplicates:
+        raise ValueError(
+            f"Gene ids must be unique, but {duplicates[:5]} appear more than once; "
+            "choose another var_gene_id_column or make the ids unique (var_names_make_unique)."
+        )
+    columns = np.array([position[g] for g in ids], dtype=np.int64)
+    return matrix, ids, columns, unknown
+
+
+def check_connectivities(connectivities: Any, n_cells: int, chunk_rows: int) -> da.Array:
+    """The connectivity matrix as a dask array of n × n."""
+    matrix = as_cell_chunked(connectivities, chunk_rows)
+    require_real("connectivities", matrix)
+    if matrix.shape != (n_cells, n_cells):
+        raise ValueError(
+            f"connectivities must be a square matrix of {n_cells} × {n_cells} cells, "
+            f"got shape {matrix.shape}."
+        )
+    scan = scan_graph(matrix)
+    if scan.first_bad is not None:
+        row, col, value = scan.first_bad
+        raise ValueError(
+            f"connectivities must hold finite, non-negative weights, but entry ({row}, {col}) "
+            f"is {value}. Fix or drop those entries (e.g. set them to 0) first."
+        )
+    index_bytes = 2 if edge_index_dtype(n_cells) == "uint16" else 4
+    if connectivity_working_bytes(n_cells, scan.min_edges, index_bytes) > MAX_GRAPH_BYTES:
+        raise ValueError(
+            f"connectivities has at least {scan.min_edges:,} edges; the Cellucid viewer "
+            f"loads a graph only while it needs at most {MAX_GRAPH_BYTES >> 20} MiB "
+            "(about 11 million edges). Pass a sparser graph (fewer neighbours) or "
+            "connectivities=None."
+        )
+    return matrix
+
+
+def check_vector_fields(
+    vector_fields: Any, n_cells: int, chunk_rows: int
+) -> dict[str, dict[int, da.Array]]:
+    """Vector fields by field id and dimension (explicit ``_<d>d`` names win)."""
+    if vector_fields is None:
+        return {}
+    if not isinstance(vector_fields, Mapping):
+        raise TypeError(
+            "vector_fields must be a mapping of names to arrays, "
+            f"got {type(vector_fields).__name__}."
+        )
+    explicit: dict[str, dict[int, da.Array]] = {}
+    implicit: dict[str, dict[int, da.Array]] = {}
+    for name in vector_fields:
+        x = as_cell_chunked(vector_fields[name], chunk_rows)
+        if x.ndim == 1:
+            x = x[:, None]
+        if x.ndim != 2 or x.shape[1] not in (1, 2, 3):
+            raise ValueError(
+                f"Vector field '{name}' must have 1/2/3 components, got shape {x.shape}"
+            )
+        if x.shape[0] != n_cells:
+            raise ValueError(
+                f"Vector field '{name}' has {x.shape[0]} rows, but embeddings have {n_cells} cells."
+            )
+        require_real(f"vector_fields[{name!r}]", x)
+        require_finite(f"vector_fields[{name!r}]", x)
+        name = str(name)
+        suffix_dim = next((d for s, d in VECTOR_SUFFIXES.items() if name.endswith(s)), None)
+        if suffix_dim is not None:
+            field_id, target = name[: -len("_1d")], explicit
+            if x.shape[1] != suffix_dim:
+                raise ValueError(
+                    f"Vector field '{name}' is named {suffix_dim}D but has shape {x.shape}."
+                )
+        else:
+            field_id, target = name, implicit
+        target.setdefault(field_id, {})[x.shape[1]] = x
+    merged = {fid: dict(dims) for fid, dims in implicit.items()}
+    for field_id, dims in explicit.items():
+        merged.setdefault(field_id, {}).update(dims)
+    return merged
+
+
+def check_inputs(values: dict[str, Any], chunk_rows: int) -> CheckedInputs:
+    """Every data input of prepare() checked and wrapped, in the order a user fixes them.
+
+    ``values`` holds prepare()'s arguments by name.
+    """
+    n_cells, embeddings = check_embeddings(
+        {d: values[f"X_umap_{d}d"] for d in (1, 2, 3)}, values["X_umap_4d"], chunk_rows
+    )
+    latent = check_latent(values["latent_space"], n_cells, chunk_rows)
+    obs_frame, obs_columns, codes_dtypes = check_obs(
+        values["obs"], values["obs_keys"], n_cells, values["obs_categorical_dtype"]
+    )
+    genes: dict[str, Any] = {}
+    if values["gene_expression"] is not None:
+        matrix, ids, columns, unknown = check_genes(
+            values["gene_expression"],
+            values["var"],
+            values["var_gene_id_column"],
+            values["gene_identifiers"],
+            n_cells,
+            chunk_rows,
+        )
+        genes = {
+            "matrix": matrix,
+            "matrix_source": values["gene_expression"],
+            "gene_ids": tuple(ids),
+            "gene_columns": columns,
+            "n_matrix_genes": matrix.shape[1],
+            "unknown_genes": tuple(unknown),
+        }
+    graph = values["connectivities"]
+    return CheckedInputs(
+        n_cells=n_cells,
+        embeddings=embeddings,
+        latent=latent,
+        obs=obs_frame,
+        obs_columns=tuple(obs_columns),
+        codes_dtypes=codes_dtypes,
+        connectivities=None if graph is None else check_connectivities(graph, n_cells, chunk_rows),
+        vectors=check_vector_fields(values["vector_fields"], n_cells, chunk_rows),
+        **genes,
+    )
