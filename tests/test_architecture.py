@@ -94,3 +94,56 @@ def test_no_function_over_80_lines():
                 if length > MAX_FUNCTION_LINES:
                     long.append(f"{path.relative_to(PACKAGE)}:{node.name} ({length} lines)")
     assert not long, long
+
+
+# Layers: which top-level packages each layer may not import. The folder-only rules live
+# in the folder's planner, so the shared layers never need a sink.
+FORBIDDEN = {
+    "cellucid.inputs": ("cellucid.checks", "cellucid.engine", "cellucid.sinks"),
+    "cellucid.checks": ("cellucid.engine", "cellucid.sinks"),
+    "cellucid.engine": ("cellucid.sinks",),
+    "cellucid.sinks.folder": ("cellucid.sinks.anndata",),
+    "cellucid.sinks.anndata": ("cellucid.sinks.folder",),
+}
+
+
+def layer_violations(edges: dict[str, set[str]]) -> list[str]:
+    """``importer -> imported`` for every import that crosses a forbidden layer boundary."""
+    found = []
+    for source, targets in sorted(edges.items()):
+        for layer, forbidden in FORBIDDEN.items():
+            if source != layer and not source.startswith(layer + "."):
+                continue
+            found += [
+                f"{source} -> {target}"
+                for target in sorted(targets)
+                if any(target == f or target.startswith(f + ".") for f in forbidden)
+            ]
+    return found
+
+
+def package_of(module: str) -> str:
+    """The top-level package a module belongs to (``cellucid.sinks.folder`` counts as one)."""
+    parts = module.split(".")
+    depth = 3 if parts[1:2] == ["sinks"] and len(parts) > 2 else 2
+    return ".".join(parts[:depth])
+
+
+def test_layers_import_only_downwards():
+    assert layer_violations(graph()) == []
+
+
+def test_layer_rules_catch_a_forbidden_import():
+    edges = {"cellucid.engine.runner": {"cellucid.sinks.folder.plan.types"}}
+    assert layer_violations(edges) == ["cellucid.engine.runner -> cellucid.sinks.folder.plan.types"]
+
+
+def test_no_cycle_between_top_level_packages():
+    packages: dict[str, set[str]] = {}
+    for source, targets in graph().items():
+        here = package_of(source)
+        packages.setdefault(here, set()).update(
+            package_of(t) for t in targets if package_of(t) != here
+        )
+    cycle = find_cycle(packages)
+    assert cycle is None, " -> ".join(cycle)

@@ -83,9 +83,9 @@ def test_source_without_name_is_refused(tmp_path):
 
 
 def test_graph_too_large_for_the_viewer_is_refused(tmp_path, monkeypatch):
-    import cellucid.checks.arguments
+    import cellucid.sinks.folder.plan.build
 
-    monkeypatch.setattr(cellucid.checks.arguments, "MAX_GRAPH_BYTES", 10_000)
+    monkeypatch.setattr(cellucid.sinks.folder.plan.build, "MAX_GRAPH_BYTES", 10_000)
     with pytest.raises(ValueError, match="the Cellucid viewer loads a graph only while"):
         prepare(**golden_atlas(), out_dir=tmp_path / "x", quiet=True)
     assert not (tmp_path / "x").exists()

@@ -24,9 +24,6 @@ from cellucid.inputs.obs_fields import (
     read_categorical,
     read_continuous,
 )
-from cellucid.sinks.folder.format.manifests import MAX_CONNECTIVITY_WORKING_BYTES as MAX_GRAPH_BYTES
-from cellucid.sinks.folder.format.manifests import connectivity_working_bytes
-from cellucid.sinks.folder.plan.build import edge_index_dtype
 
 VECTOR_SUFFIXES = {f"_{d}d": d for d in (1, 2, 3)}
 
@@ -184,8 +181,10 @@ def check_genes(
     return matrix, ids, columns, unknown
 
 
-def check_connectivities(connectivities: Any, n_cells: int, chunk_rows: int) -> da.Array:
-    """The connectivity matrix as a dask array of n × n."""
+def check_connectivities(
+    connectivities: Any, n_cells: int, chunk_rows: int
+) -> tuple[da.Array, int]:
+    """The connectivity matrix as a dask array of n × n, and its edges at least."""
     matrix = as_cell_chunked(connectivities, chunk_rows)
     require_real("connectivities", matrix)
     if matrix.shape != (n_cells, n_cells):
@@ -200,15 +199,7 @@ def check_connectivities(connectivities: Any, n_cells: int, chunk_rows: int) -> 
             f"connectivities must hold finite, non-negative weights, but entry ({row}, {col}) "
             f"is {value}. Fix or drop those entries (e.g. set them to 0) first."
         )
-    index_bytes = 2 if edge_index_dtype(n_cells) == "uint16" else 4
-    if connectivity_working_bytes(n_cells, scan.min_edges, index_bytes) > MAX_GRAPH_BYTES:
-        raise ValueError(
-            f"connectivities has at least {scan.min_edges:,} edges; the Cellucid viewer "
-            f"loads a graph only while it needs at most {MAX_GRAPH_BYTES >> 20} MiB "
-            "(about 11 million edges). Pass a sparser graph (fewer neighbours) or "
-            "connectivities=None."
-        )
-    return matrix
+    return matrix, scan.min_edges
 
 
 def check_vector_fields(
@@ -267,7 +258,7 @@ def check_inputs(values: dict[str, Any], chunk_rows: int) -> CheckedInputs:
     obs_frame, obs_columns, codes_dtypes = check_obs(
         values["obs"], values["obs_keys"], n_cells, values["obs_categorical_dtype"]
     )
-    genes: dict[str, Any] = {}
+    optional: dict[str, Any] = {}
     if values["gene_expression"] is not None:
         matrix, ids, columns, unknown = check_genes(
             values["gene_expression"],
@@ -277,7 +268,7 @@ def check_inputs(values: dict[str, Any], chunk_rows: int) -> CheckedInputs:
             n_cells,
             chunk_rows,
         )
-        genes = {
+        optional = {
             "matrix": matrix,
             "matrix_source": values["gene_expression"],
             "gene_ids": tuple(ids),
@@ -286,6 +277,10 @@ def check_inputs(values: dict[str, Any], chunk_rows: int) -> CheckedInputs:
             "unknown_genes": tuple(unknown),
         }
     graph = values["connectivities"]
+    if graph is not None:
+        optional["connectivities"], optional["graph_edges"] = check_connectivities(
+            graph, n_cells, chunk_rows
+        )
     return CheckedInputs(
         n_cells=n_cells,
         embeddings=embeddings,
@@ -293,7 +288,6 @@ def check_inputs(values: dict[str, Any], chunk_rows: int) -> CheckedInputs:
         obs=obs_frame,
         obs_columns=tuple(obs_columns),
         codes_dtypes=codes_dtypes,
-        connectivities=None if graph is None else check_connectivities(graph, n_cells, chunk_rows),
         vectors=check_vector_fields(values["vector_fields"], n_cells, chunk_rows),
-        **genes,
+        **optional,
     )

@@ -1,4 +1,4 @@
-"""The inputs of an export after every check: what the checks produce and the engine reads."""
+"""The inputs of an export after every check: what the checks produce and the sinks read."""
 
 from __future__ import annotations
 
@@ -10,7 +10,30 @@ import numpy as np
 import pandas as pd
 
 from cellucid.inputs.obs_fields import CategoricalColumn, ContinuousColumn
-from cellucid.sinks.folder.plan.types import InputSummary, ObsFieldSummary
+
+
+@dataclass(frozen=True)
+class ObsFieldSummary:
+    """What the planner needs of one checked obs column."""
+
+    key: str
+    kind: str  # "continuous" or "categorical"
+    codes_dtype: str | None = None
+
+
+@dataclass(frozen=True)
+class InputSummary:
+    """The shape of the checked inputs: no array, nothing read."""
+
+    n_cells: int
+    dims: tuple[int, ...]
+    vector_dims: dict[str, tuple[int, ...]]
+    obs: tuple[ObsFieldSummary, ...]
+    gene_ids: tuple[str, ...] | None  # None: no gene expression
+    n_matrix_genes: int
+    has_connectivity: bool
+    #: edges of the graph at least (each unordered pair once), 0 without a graph
+    graph_edges: int = 0
 
 
 @dataclass(frozen=True)
@@ -31,6 +54,7 @@ class CheckedInputs:
     n_matrix_genes: int = 0
     unknown_genes: tuple[str, ...] = ()
     connectivities: da.Array | None = None
+    graph_edges: int = 0
     vectors: dict[str, dict[int, da.Array]] = field(default_factory=dict)
 
     def summary(self) -> InputSummary:
@@ -48,4 +72,5 @@ class CheckedInputs:
             gene_ids=self.gene_ids if self.matrix is not None else None,
             n_matrix_genes=self.n_matrix_genes,
             has_connectivity=self.connectivities is not None,
+            graph_edges=self.graph_edges,
         )

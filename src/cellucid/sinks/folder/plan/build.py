@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from cellucid.sinks.folder.format.manifests import MAX_CONNECTIVITY_WORKING_BYTES as MAX_GRAPH_BYTES
+from cellucid.sinks.folder.format.manifests import connectivity_working_bytes
 from cellucid.sinks.folder.format.naming import gz_suffix, value_ext
 from cellucid.sinks.folder.layouts import get_layout
 from cellucid.sinks.folder.layouts.base import Layout
@@ -28,6 +30,24 @@ def edge_index_dtype(n_cells: int) -> str:
     return "uint64"
 
 
+def check_graph_fits_viewer(n_cells: int, n_edges: int) -> None:
+    """Refuse a graph the strict viewer would not load (its own working-memory limit).
+
+    Raises
+    ------
+    ValueError
+        If loading ``n_edges`` edges over ``n_cells`` cells needs more than the viewer allows.
+    """
+    index_bytes = 2 if edge_index_dtype(n_cells) == "uint16" else 4
+    if connectivity_working_bytes(n_cells, n_edges, index_bytes) > MAX_GRAPH_BYTES:
+        raise ValueError(
+            f"connectivities has at least {n_edges:,} edges; the Cellucid viewer "
+            f"loads a graph only while it needs at most {MAX_GRAPH_BYTES >> 20} MiB "
+            "(about 11 million edges). Pass a sparser graph (fewer neighbours) or "
+            "connectivities=None."
+        )
+
+
 def make_plan(inputs: InputSummary, settings: Settings) -> ExportPlan:
     """Every file the export writes, named by the settings' layout.
 
@@ -42,6 +62,7 @@ def make_plan(inputs: InputSummary, settings: Settings) -> ExportPlan:
     layout.check_keys("vectors", sorted(inputs.vector_dims))
     if inputs.gene_ids is not None:
         layout.check_keys("var", list(inputs.gene_ids))
+    check_graph_fits_viewer(inputs.n_cells, inputs.graph_edges)
     gz = gz_suffix(settings.compression)
     obs_patterns = _obs_patterns(layout, settings)
     return ExportPlan(

@@ -6,6 +6,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from cellucid.checks.checked import InputSummary, ObsFieldSummary
+
+__all__ = ["InputSummary", "ObsFieldSummary"]
+
 IDENTITY_NAME = "dataset_identity.json"
 
 
@@ -38,28 +42,6 @@ class Settings:
         values = asdict(self)
         values.pop("out_dir")
         return values
-
-
-@dataclass(frozen=True)
-class ObsFieldSummary:
-    """What the planner needs of one checked obs column."""
-
-    key: str
-    kind: str  # "continuous" or "categorical"
-    codes_dtype: str | None = None
-
-
-@dataclass(frozen=True)
-class InputSummary:
-    """The shape of the checked inputs: no array, nothing read."""
-
-    n_cells: int
-    dims: tuple[int, ...]
-    vector_dims: dict[str, tuple[int, ...]]
-    obs: tuple[ObsFieldSummary, ...]
-    gene_ids: tuple[str, ...] | None  # None: no gene expression
-    n_matrix_genes: int
-    has_connectivity: bool
 
 
 @dataclass(frozen=True)
