@@ -29,6 +29,7 @@ from cellucid.report import (
     interrupted_line,
     size,
 )
+from cellucid.sinks.anndata.request import STORE_ONLY, store_request
 from cellucid.sinks.folder.context import SPILL_DIRNAME
 from cellucid.sinks.folder.plan import ExportPlan, Settings, make_plan
 from cellucid.sinks.folder.run import run_export
@@ -86,9 +87,37 @@ def prepare(
     quiet: bool = False,
     scheduler: str | None = None,
     layout: str = "key",
+    out_path: str | Path | None = None,
+    format: str | None = None,  # noqa: A002 - upstream 0.9.5's keyword
+    data: Any = None,
+    embeddings: Mapping[str, Any] | None = None,
+    modalities: Sequence[str] | None = None,
+    citation_text: str | None = None,
+    citation_url: str | None = None,
+    embedding_defaults: Mapping[str, Any] | None = None,
+    latent_key: str | None = None,
+    vector_field_default: str | None = None,
+    normalize_embeddings: bool | None = None,
+    modality: str | None = None,
+    zarr_format: int | None = None,
 ) -> Path:
     # the docstring is assembled below from the options table, so help texts live once
-    return export(dict(locals()))
+    values = dict(locals())
+    if format is not None:
+        return store_export(values)
+    refuse_store_only(values)
+    return export(values)
+
+
+def store_export(values: dict[str, Any]) -> Path:
+    """Run ``prepare(out_path, format=...)``: a Cellucid-ready AnnData store."""
+    from cellucid.sinks.anndata.run import write_anndata_store
+
+    request = store_request(values)
+    progress = values["progress"]
+    if progress is None:
+        progress = default_progress(values["quiet"])
+    return write_anndata_store(request, progress=progress, quiet=values["quiet"])
 
 
 def export(values: dict[str, Any]) -> Path:
@@ -289,6 +318,17 @@ def _prepare_target(target: Path, record: ExportRecord, planned: set[str], force
     except OSError as error:
         raise ExportWriteError(error.errno, describe_os_error(error, target)) from error
     return resume
+
+
+def refuse_store_only(values: dict[str, Any]) -> None:
+    """An export folder has no use for the store's keywords: name the one given."""
+    given = [name for name in STORE_ONLY if values[name] is not None]
+    if given:
+        raise TypeError(
+            f"{given[0]} applies to a Cellucid-ready AnnData store only: pass "
+            "format='zarr', 'zarr.zip' or 'h5ad' (with out_path) to write one, or drop "
+            f"{given[0]} to write an export folder."
+        )
 
 
 _DATA_PARAMETERS = """\

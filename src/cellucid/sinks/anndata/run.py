@@ -1,0 +1,187 @@
+"""Writing one Cellucid-ready AnnData store: checks, the scan of X, then the writers.
+
+Reductions first: every argument is checked and converted (:func:`~.build.build_content`)
+and X is scanned once (counts, value checks, a gene-major spill) before the store exists,
+so a refused input leaves nothing behind. The store is then written under a hidden
+temporary sibling name while the X chunks are assembled group by group, and renamed into
+place only once complete: an interrupted or failed run never leaves a store at the final
+name.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import dask
+
+from cellucid.engine.files import RUN_TOKEN, TEMP_MARKER
+from cellucid.engine.runner import active_client, run_tasks
+from cellucid.sinks.anndata.arguments import StoreRequest, StoreTarget, check_request
+from cellucid.sinks.anndata.build import build_content
+from cellucid.sinks.anndata.content import DenseX, SparseX
+from cellucid.sinks.anndata.csc import Chunk, assembly_tasks, plan_assembly, scan_sparse
+from cellucid.sinks.anndata.dense import dense_tasks, scan_dense
+from cellucid.sinks.anndata.expression import ExpressionSource
+from cellucid.sinks.anndata.readers import block_reader, strip_reader
+from cellucid.sinks.anndata.writers import write_store
+
+#: Assembly tasks in flight ahead of the writer, per core: enough to keep every core busy,
+#: few enough that the chunks waiting to be written stay a small multiple of one group.
+TASKS_AHEAD_PER_CORE = 2
+
+
+def container_of(target: StoreTarget) -> str:
+    """``"zarr"``, ``"zarr.zip"`` or ``"h5ad"``."""
+    if target.kind == "h5ad":
+        return "h5ad"
+    return "zarr.zip" if target.zipped else "zarr"
+
+
+def _executor(progress: bool, desc: str) -> Callable[[list[Callable[[], Any]]], list[Any]]:
+    """Runs picklable tasks on the engine's runner (a Client's cluster, or local threads)."""
+
+    def run(tasks: list[Callable[[], Any]]) -> list[Any]:
+        delayed = [dask.delayed(task, pure=False)() for task in tasks]
+        return run_tasks(delayed, desc=desc, progress=progress, unit=" blocks")
+
+    return run
+
+
+def _in_order(tasks: list[Callable[[], list[Chunk]]]) -> Iterator[Chunk]:
+    """Each task's chunks, task after task, with a bounded window of tasks running ahead."""
+    window = max(1, (os.cpu_count() or 1) * TASKS_AHEAD_PER_CORE)
+    client = active_client()
+    if client is not None:
+        futures = [client.submit(task, pure=False) for task in tasks[:window]]
+        for at in range(len(tasks)):
+            if at + window < len(tasks):
+                futures.append(client.submit(tasks[at + window], pure=False))
+            yield from futures[at].result()
+            futures[at] = None
+        return
+    with ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="cellucid-csc") as pool:
+        pending = [pool.submit(task) for task in tasks[:window]]
+        for at in range(len(tasks)):
+            if at + window < len(tasks):
+                pending.append(pool.submit(tasks[at + window]))
+            yield from pending[at].result()
+            pending[at] = None
+
+
+def scan_x(
+    source: ExpressionSource, spill_dir: Path, progress: bool
+) -> tuple[SparseX | DenseX, Iterable[Chunk]]:
+    """Scan X (checks, stored type, for sparse X the gene-major spill) and plan its chunks.
+
+    Raises
+    ------
+    ExpressionValuesError
+        When X holds values the store refuses; nothing of the store exists yet.
+    """
+    n_cells, n_input = source.shape
+    if source.sparse:
+        scan = scan_sparse(
+            n_cells,
+            n_input,
+            source.columns,
+            block_reader(source),
+            spill_dir,
+            _executor(progress, "X: scan"),
+        )
+        x = SparseX((n_cells, source.n_genes), scan.indptr, scan.dtype)
+        return x, _in_order(assembly_tasks(plan_assembly(scan)))
+    read = strip_reader(source)
+    plan = scan_dense(n_cells, n_input, source.columns, read, _executor(progress, "X: checks"))
+    x = DenseX((n_cells, source.n_genes), plan.dtype)
+    return x, _in_order(dense_tasks(plan, read))
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _sibling(target: Path, role: str) -> Path:
+    """A hidden sibling that never looks like a finished store (pid and run token inside)."""
+    return target.with_name(f".{target.name}{TEMP_MARKER}{role}-{os.getpid()}-{RUN_TOKEN}")
+
+
+def _place(staging: Path, target: Path) -> None:
+    """Move the finished store into place, replacing an old one only once the new is whole."""
+    if not (target.exists() or target.is_symlink()):
+        os.replace(staging, target)
+        return
+    old = _sibling(target, "replaced")
+    os.replace(target, old)
+    try:
+        os.replace(staging, target)
+    except BaseException:
+        os.replace(old, target)
+        raise
+    _remove(old)
+
+
+def write_anndata_store(
+    request: StoreRequest, *, progress: bool = False, quiet: bool = False
+) -> Path:
+    """Write the Cellucid-ready AnnData store ``request`` describes, and return its path.
+
+    Parameters
+    ----------
+    request
+        The ``prepare(out_path, format=..., ...)`` call.
+    progress
+        Show progress bars of the scan of X.
+    quiet
+        Print nothing.
+
+    Raises
+    ------
+    TypeError, ValueError, FileExistsError, FileNotFoundError
+        A refused argument or input value, before anything is written.
+    """
+    target = check_request(request)
+    started = time.perf_counter()
+    content, source = build_content(request, note=None if quiet else print)
+    target.path.parent.mkdir(parents=True, exist_ok=True)
+    staging, spill = _sibling(target.path, "store"), _sibling(target.path, "spill")
+    try:
+        chunks: Iterable[Chunk] | None = None
+        if source is not None:
+            spill.mkdir()
+            x, chunks = scan_x(source, spill, progress)
+            content = replace(content, x=x)
+        write_store(
+            staging, container_of(target), content, chunks, zarr_format=target.zarr_format or 2
+        )
+        _place(staging, target.path)
+    finally:
+        for leftover in (staging, spill, staging.with_name(staging.name + ".zarr")):
+            _remove(leftover)
+        if source is not None:
+            source.close()
+    if not quiet:
+        print(_summary(target, content, time.perf_counter() - started))
+    return target.path
+
+
+def _summary(target: StoreTarget, content: Any, seconds: float) -> str:
+    kind = container_of(target)
+    if target.zarr_format:
+        kind += f" (Zarr v{target.zarr_format})"
+    genes = content.x.shape[1] if content.x is not None else 0
+    return (
+        f"✓ Wrote {target.path} ({kind}): {len(content.obs_index):,} cells, {genes:,} genes, "
+        f"in {seconds:.1f} s. Open it in the Cellucid web app, or: cellucid serve {target.path}"
+    )
