@@ -24,6 +24,10 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cellucid.verify.store import is_store_path
+
+    if is_store_path(args.export_dir):
+        return _run_store(args)
     from cellucid.verify import NotAnExportError, validate_export
 
     try:
@@ -34,3 +38,25 @@ def run(args: argparse.Namespace) -> int:
     if not (args.quiet and report.ok):
         print(report.format())
     return 0 if report.ok else 1
+
+
+def _run_store(args: argparse.Namespace) -> int:
+    """A Cellucid-ready AnnData store (``.zarr``, ``.zarr.zip``, ``.h5ad``)."""
+    from pathlib import Path
+
+    from cellucid.report import count
+    from cellucid.verify.store import validate_store
+
+    path = Path(args.export_dir)
+    if not path.exists():
+        print(f"cellucid validate: error: {path} does not exist", file=sys.stderr)
+        return 2
+    problems = validate_store(path)
+    if problems:
+        print(f"{path}: INVALID ({count(len(problems), 'problem')}), Cellucid-ready AnnData")
+        for line in problems:
+            print(f"  ✗ {line}")
+        return 1
+    if not args.quiet:
+        print(f"{path}: valid Cellucid-ready AnnData")
+    return 0
