@@ -184,7 +184,84 @@ def recorded() -> dict:
     return {"data": adata}
 
 
-SCENARIOS = {"rich": rich, "explicit": explicit, "recorded": recorded}
+def _edge_obs(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    one_missing = np.array([f"n{i}" for i in range(n)], dtype=object)
+    one_missing[4] = None
+    return pd.DataFrame(
+        {
+            "unique_text": np.array([f"u{i}" for i in range(n)], dtype=object),
+            "one_missing": one_missing,
+            "all_missing": np.array([None] * n, dtype=object),
+            "nan_text": np.array(["a", np.nan, "b", "a"] * (n // 4), dtype=object),
+            "string_unique": pd.array([f"s{i}" for i in range(n)], dtype="string"),
+            "float_categories": pd.Categorical(rng.choice([0.5, 1.5, 2.5], n)),
+            "bool_categories": pd.Categorical(rng.random(n) < 0.5),
+            "unsigned": rng.integers(0, 9, n).astype(np.uint16),
+            "single": rng.normal(size=n).astype(np.float32),
+            "half": rng.normal(size=n).astype(np.float16),
+            "many": pd.Categorical([f"k{i % 150}" for i in range(n)]),
+        }
+    )
+
+
+def edges() -> dict:
+    """Edge cases of obs columns and of the graph; no X; every category scored."""
+    rng = np.random.default_rng(3)
+    n = 200
+    graph = _graph(rng, n).tocoo()
+    half = graph.data / 2
+    zeros = np.zeros(4, dtype=graph.data.dtype)
+    rows = np.concatenate([graph.row, graph.row, [1, 2, 2, 1]])
+    cols = np.concatenate([graph.col, graph.col, [2, 1, 1, 2]])
+    doubled = sparse.coo_matrix((np.concatenate([half, half, zeros]), (rows, cols)), shape=(n, n))
+    return {
+        "embeddings": {"X_umap": rng.normal(size=(n, 3)), "X_diffmap": rng.normal(size=(n, 5))},
+        "obs": _edge_obs(rng, n),
+        "connectivities": doubled,
+        "dataset_id": "edges_0",
+        "dataset_name": "Edges — ünïcode",
+        "dataset_description": "One paragraph\u200d with a joiner.",
+        "latent_key": "X_umap",
+        "centroid_min_points": 1,
+    }
+
+
+def genes_by_index() -> dict:
+    """An AnnData whose genes are chosen by var index names; CSC integer X."""
+    rng = np.random.default_rng(4)
+    n, genes = 64, 20
+    var = pd.DataFrame(
+        {
+            "maybe": pd.array([1, None] * (genes // 2), dtype="Int64"),
+            "label": np.array([f"L{i % 3}" for i in range(genes)], dtype=object),
+        },
+        index=[f"g{i % 15}" for i in range(genes)],
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        adata = anndata.AnnData(
+            X=sparse.random(n, genes, density=0.3, random_state=rng, format="csc")
+            .multiply(100)
+            .astype(np.int32)
+            .tocsc(),
+            var=var,
+        )
+    adata.obsm["X_pca"] = rng.normal(size=(n, 4))
+    return {
+        "data": adata,
+        "dataset_id": "by-index",
+        "dataset_name": "By index",
+        "gene_identifiers": ["g3-1", "g0", "g14"],
+    }
+
+
+SCENARIOS = {
+    "rich": rich,
+    "explicit": explicit,
+    "recorded": recorded,
+    "edges": edges,
+    "genes_by_index": genes_by_index,
+}
 
 
 def scenario(name: str) -> dict:

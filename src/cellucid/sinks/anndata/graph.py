@@ -18,6 +18,7 @@ def _as_csr(connectivities: object) -> sparse.csr_matrix:
     if sparse.issparse(connectivities):
         return sparse.csr_matrix(connectivities)
     array = np.asarray(connectivities)
+    require_real_dtype(array.dtype, "connectivities")  # scipy's own refusal names no argument
     if array.ndim != 2:
         raise ValueError(
             f"connectivities must be a cells x cells matrix, and its shape is {array.shape}."

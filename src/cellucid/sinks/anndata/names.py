@@ -89,9 +89,10 @@ def require_distinct_keys(keys: Iterable[str], what: str) -> None:
     first_of: dict[str, str] = {}
     for key in keys:
         folded = key.casefold()
-        earlier = first_of.setdefault(folded, key)
-        if earlier is key:
+        if folded not in first_of:
+            first_of[folded] = key
             continue
+        earlier = first_of[folded]
         if earlier == key:
             raise ValueError(f"{what} name {key!r} appears twice.")
         raise ValueError(
@@ -227,7 +228,7 @@ def gene_name_text(value: object) -> str | None:
         return None
     if isinstance(value, str):
         return value
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
+    if isinstance(value, bool) or type(value).__name__ in ("bool", "bool_"):
         return str(bool(value))
     if isinstance(value, numbers.Integral):
         return str(int(value))
