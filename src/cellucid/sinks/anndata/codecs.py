@@ -131,6 +131,41 @@ class Shuffle:
         return {"shuffle": True}
 
 
+#: Bytes of a chunk compressed twice to choose how the whole chunk is compressed: four
+#: slices at its quarters, so every byte plane of a shuffled chunk is in the sample.
+SAMPLE_BYTES = 1 << 14
+#: LZ77 matching is kept where it makes the sample at least this much smaller than Huffman
+#: coding alone.
+LZ_GAIN = 0.98
+
+
+def _huffman_only(data: memoryview, wbits: int) -> bytes:
+    compressor = zlib_ng.compressobj(
+        DEFLATE_LEVEL, zlib_ng.DEFLATED, wbits, 8, zlib_ng.Z_HUFFMAN_ONLY
+    )
+    return compressor.compress(data) + compressor.flush()
+
+
+def deflate(data: Any, level: int, wbits: int) -> bytes:
+    """A DEFLATE stream of ``data``: LZ77 at ``level`` where it pays, else Huffman alone.
+
+    Expression values that are not counts (log-normalised floats) hold almost no repeated
+    byte strings: the LZ77 search of level 6 finds nothing and costs 3-5 times the time of
+    Huffman coding alone, for the same size within 0.2%. Whether the search pays is decided
+    on a sample of :data:`SAMPLE_BYTES` (so by the data alone: same bytes every run);
+    raw counts, indices and text keep level ``level``. Every stream is standard DEFLATE
+    (``wbits`` as zlib takes it), which any inflater reads whatever the level.
+    """
+    view = memoryview(data).cast("B")
+    if view.nbytes >= 4 * SAMPLE_BYTES:
+        step, piece = view.nbytes // 4, SAMPLE_BYTES // 4
+        sample = memoryview(b"".join(view[at : at + piece] for at in range(0, 4 * step, step)))
+        searched = len(zlib_ng.compress(sample, level, wbits=-15))
+        if searched > LZ_GAIN * len(_huffman_only(sample, -15)):
+            return _huffman_only(view, wbits)
+    return zlib_ng.compress(view, level, wbits=wbits)
+
+
 @dataclass(frozen=True)
 class Zlib:
     """A zlib stream: Zarr v2's ``zlib`` compressor, and what HDF5's deflate filter stores."""
@@ -138,7 +173,7 @@ class Zlib:
     level: int = DEFLATE_LEVEL
 
     def encode(self, data: Any) -> bytes:
-        return zlib_ng.compress(data, self.level)
+        return deflate(data, self.level, 15)
 
     def zarr_v2(self) -> JSON | None:
         return {"id": "zlib", "level": self.level}
@@ -157,7 +192,7 @@ class Gzip:
     level: int = DEFLATE_LEVEL
 
     def encode(self, data: Any) -> bytes:
-        raw = zlib_ng.compress(data, self.level, wbits=-15)
+        raw = deflate(data, self.level, -15)
         size = memoryview(data).nbytes
         trailer = struct.pack("<II", zlib_ng.crc32(data), size & 0xFFFFFFFF)
         return b"".join((_GZIP_HEADER, raw, trailer))
