@@ -33,9 +33,9 @@ from cellucid.sinks.anndata.expression import ExpressionSource
 from cellucid.sinks.anndata.readers import block_reader, strip_reader
 from cellucid.sinks.anndata.writers import write_store
 
-#: Assembly tasks in flight ahead of the writer, per core: enough to keep every core busy,
-#: few enough that the chunks waiting to be written stay a small multiple of one group.
-TASKS_AHEAD_PER_CORE = 2
+#: Assembly tasks in flight beyond one per core: enough to keep every core busy while the
+#: writer drains a finished group, few enough that memory stays a few groups.
+TASKS_AHEAD = 1
 
 
 def container_of(target: StoreTarget) -> str:
@@ -57,7 +57,7 @@ def _executor(progress: bool, desc: str) -> Callable[[list[Callable[[], Any]]], 
 
 def _in_order(tasks: list[Callable[[], list[Chunk]]]) -> Iterator[Chunk]:
     """Each task's chunks, task after task, with a bounded window of tasks running ahead."""
-    window = max(1, (os.cpu_count() or 1) * TASKS_AHEAD_PER_CORE)
+    window = (os.cpu_count() or 1) + TASKS_AHEAD
     client = active_client()
     if client is not None:
         futures = [client.submit(task, pure=False) for task in tasks[:window]]
