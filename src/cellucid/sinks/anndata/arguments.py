@@ -35,7 +35,8 @@ FORMAT_CHOICES = (
 _SUFFIXES = (".zarr.zip", ".zarr", ".h5ad", ".h5mu")
 
 
-@dataclass(frozen=True)
+# eq=False: it holds matrices and data objects, compared by identity.
+@dataclass(frozen=True, eq=False)
 class StoreRequest:
     """One ``prepare()`` call, as given (upstream 0.9.5's keywords and defaults).
 

@@ -22,7 +22,8 @@ from .values import require_real_dtype
 Kind = Literal["numpy", "scipy", "backed-sparse", "hdf5", "zarr", "dask"]
 
 
-@dataclass(frozen=True)
+# eq=False: it holds matrices and data objects, compared by identity.
+@dataclass(frozen=True, eq=False)
 class ExpressionSource:
     """The input expression matrix and the genes exported from it.
 
