@@ -373,6 +373,14 @@ def tamper_wrong_schema(path: Path) -> None:
     _set_values(path, "uns/cellucid/schema", lambda values: np.asarray(2, dtype=values.dtype))
 
 
+def tamper_quantile_value(path: Path) -> None:
+    def shift(values: np.ndarray) -> np.ndarray:
+        values[int(np.flatnonzero(~np.isnan(values))[0])] = 0.125
+        return values
+
+    _set_values(path, "uns/cellucid/outlierQuantiles/fields/cell_type", shift)
+
+
 def tamper_deflated_entry(path: Path) -> None:
     staged = path.with_name("repacked.zip")
     with zipfile.ZipFile(path) as source, zipfile.ZipFile(staged, "w") as target:
@@ -393,6 +401,11 @@ TAMPERS: dict[str, tuple[tuple[str, ...], Callable[[Path], None], str]] = {
     "nonfinite_embedding": (KINDS, tamper_nonfinite_embedding, "obsm/X_umap: "),
     "casefold_duplicate": (KINDS, tamper_casefold_duplicate, "obs/Score: "),
     "wrong_schema": (KINDS, tamper_wrong_schema, "uns/cellucid/schema: "),
+    "quantile_value": (
+        KINDS,
+        tamper_quantile_value,
+        "uns/cellucid/outlierQuantiles/fields/cell_type: differs from the quantiles",
+    ),
     "deflated_entry": (("zip2", "zip3"), tamper_deflated_entry, "zip entry "),
 }
 

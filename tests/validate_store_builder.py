@@ -63,6 +63,32 @@ def _sparse(matrix: Any, kind: str, sliced: bool) -> Group:
     )
 
 
+def naive_quantiles(latent: np.ndarray, codes: np.ndarray, min_points: int = 10) -> np.ndarray:
+    """The outlier quantiles, one cell at a time in plain Python (every category scored)."""
+    n, width = latent.shape
+    members = {code: [i for i in range(n) if codes[i] == code] for code in set(codes.tolist())}
+    distance = [0.0] * n
+    for cells in members.values():
+        assert len(cells) >= min_points
+        centroid = []
+        for column in range(width):
+            total = 0.0
+            for i in cells:  # in cell order
+                total += float(latent[i, column])
+            centroid.append(total / len(cells))
+        for i in cells:
+            squared = 0.0
+            for column in range(width):  # in column order
+                squared += (float(latent[i, column]) - centroid[column]) ** 2
+            distance[i] = squared**0.5
+    result = np.empty(n, dtype=np.float32)
+    for cells in members.values():
+        for i in cells:
+            closer = sum(1 for j in cells if distance[j] <= distance[i])
+            result[i] = np.float32(closer) / np.float32(len(cells))
+    return result
+
+
 def content(seed: int = 0) -> Group:
     """The element tree of a small valid store."""
     rng = np.random.default_rng(seed)
@@ -75,7 +101,8 @@ def content(seed: int = 0) -> Group:
     graph.setdiag(0)
     graph.eliminate_zeros()
     graph.sort_indices()
-    quantiles = ((np.arange(n) % 7) + 1).astype(np.float32) / 7
+    latent = rng.random((n, 4)).astype(np.float32)
+    flags = rng.random(n) > 0.5
     obs = Group(
         {
             **_enc("dataframe", "0.2.0"),
@@ -92,7 +119,7 @@ def content(seed: int = 0) -> Group:
                 },
             ),
             "score": Array(rng.random(n), _enc("array", "0.2.0")),
-            "flag": Array(rng.random(n) > 0.5, _enc("array", "0.2.0")),
+            "flag": Array(flags, _enc("array", "0.2.0")),
             "label": _strings([f"cell {i}" for i in range(n)]),
         },
     )
@@ -111,7 +138,12 @@ def content(seed: int = 0) -> Group:
                     "fields": Group(
                         _enc("dict", "0.1.0"),
                         {
-                            "cell_type": Array(quantiles, _enc("array", "0.2.0")),
+                            "cell_type": Array(
+                                naive_quantiles(latent, codes), _enc("array", "0.2.0")
+                            ),
+                            "flag": Array(
+                                naive_quantiles(latent, flags.astype(int)), _enc("array", "0.2.0")
+                            ),
                         },
                     ),
                 },
@@ -133,9 +165,7 @@ def content(seed: int = 0) -> Group:
                     "X_umap": Array(
                         rng.random((n, 2)).astype(np.float32), _enc("array", "0.2.0"), "rows"
                     ),
-                    "X_pca": Array(
-                        rng.random((n, 4)).astype(np.float32), _enc("array", "0.2.0"), "rows"
-                    ),
+                    "X_pca": Array(latent, _enc("array", "0.2.0"), "rows"),
                 },
             ),
             "obsp": Group(

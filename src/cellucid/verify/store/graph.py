@@ -20,7 +20,7 @@ from .context import Context, number
 from .sparse import Compressed, blocks, majors_of, read_structure, report, scan
 
 #: Graph entries compared in memory; more are compared bucket by bucket through disk.
-GRAPH_IN_MEMORY = 1 << 25
+GRAPH_IN_MEMORY = 1 << 24
 
 _RECORD = np.dtype([("row", "<i8"), ("column", "<i8"), ("weight", "<f8")])
 
@@ -53,7 +53,7 @@ def check_graph(ctx: Context, path: str, n_cells: int, budget: int | None = None
     limit = GRAPH_IN_MEMORY if budget is None else budget
     if matrix.nnz <= limit:
         rows, columns, weights = _entries(ctx, matrix, 0, matrix.major)
-        mismatch = first_asymmetry((rows, columns, weights), (columns, rows, weights))
+        mismatch = first_asymmetry(matrix.minor, (rows, columns, weights), (columns, rows, weights))
     else:
         mismatch = _bucketed_asymmetry(ctx, matrix, limit)
     if mismatch is not None:
@@ -67,39 +67,49 @@ def check_graph(ctx: Context, path: str, n_cells: int, budget: int | None = None
 def _entries(
     ctx: Context, matrix: Compressed, first: int, end: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows, columns and weights (float64) of rows ``[first, end)``."""
+    """Rows, columns and weights (as stored) of rows ``[first, end)``."""
     lo, hi = int(matrix.indptr[first]), int(matrix.indptr[end])
     columns = ctx.store.read(f"{matrix.path}/indices", slice(lo, hi)).astype(np.int64)
-    weights = ctx.store.read(f"{matrix.path}/data", slice(lo, hi)).astype(np.float64)
+    weights = ctx.store.read(f"{matrix.path}/data", slice(lo, hi))
     return majors_of(matrix, first, end), columns, weights
 
 
+def _keyed(
+    rows: np.ndarray, columns: np.ndarray, weights: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Entries as one sorted key ``row * n + column`` each, with their weights."""
+    keys = rows * n + columns
+    if keys.size > 1 and not bool((keys[1:] > keys[:-1]).all()):
+        order = np.argsort(keys)
+        keys, weights = keys[order], weights[order]
+    return keys, weights
+
+
 def first_asymmetry(
-    forward: tuple[np.ndarray, ...], mirrored: tuple[np.ndarray, ...]
+    n: int, forward: tuple[np.ndarray, ...], mirrored: tuple[np.ndarray, ...]
 ) -> str | None:
     """The first entry without its mirror, or None when the two entry sets are equal.
 
     ``forward`` holds ``(row, column, weight)`` of some rows' entries; ``mirrored`` the
-    transposed entries ``(column, row, weight)`` landing in the same rows.
+    transposed entries ``(column, row, weight)`` landing in the same rows; ``n`` the number
+    of columns. Sorted CSR rows are already in key order, so only the mirror is sorted.
     """
-    fr, fc, fw = (part[np.lexsort((forward[1], forward[0]))] for part in forward)
-    tr, tc, tw = (part[np.lexsort((mirrored[1], mirrored[0]))] for part in mirrored)
-    shared = min(fr.size, tr.size)
-    differ = (fr[:shared] != tr[:shared]) | (fc[:shared] != tc[:shared])
-    differ |= fw[:shared] != tw[:shared]
-    hits = np.flatnonzero(differ)
-    if hits.size == 0 and fr.size == tr.size:
+    fk, fw = _keyed(*forward, n)
+    tk, tw = _keyed(*mirrored, n)
+    shared = min(fk.size, tk.size)
+    hits = np.flatnonzero((fk[:shared] != tk[:shared]) | (fw[:shared] != tw[:shared]))
+    if hits.size == 0 and fk.size == tk.size:
         return None
     k = int(hits[0]) if hits.size else shared
-    f_key = (int(fr[k]), int(fc[k])) if k < fr.size else None
-    t_key = (int(tr[k]), int(tc[k])) if k < tr.size else None
+    f_key = int(fk[k]) if k < fk.size else None
+    t_key = int(tk[k]) if k < tk.size else None
     if f_key is not None and (t_key is None or f_key < t_key):
-        row, column = f_key
+        row, column = divmod(f_key, n)
         return f"w({row}, {column}) = {number(fw[k])} but w({column}, {row}) is absent"
     if t_key is not None and (f_key is None or t_key < f_key):
-        row, column = t_key
+        row, column = divmod(t_key, n)
         return f"w({column}, {row}) = {number(tw[k])} but w({row}, {column}) is absent"
-    row, column = f_key
+    row, column = divmod(f_key, n)
     return f"w({row}, {column}) = {number(fw[k])} but w({column}, {row}) = {number(tw[k])}"
 
 
@@ -125,7 +135,7 @@ def _bucketed_asymmetry(ctx: Context, matrix: Compressed, budget: int) -> str | 
             spills[bucket].unlink()
             forward = _entries(ctx, matrix, int(bounds[bucket]), int(bounds[bucket + 1]))
             found = first_asymmetry(
-                forward, (mirrored["row"], mirrored["column"], mirrored["weight"])
+                matrix.minor, forward, (mirrored["row"], mirrored["column"], mirrored["weight"])
             )
             if found is not None:
                 return found

@@ -22,6 +22,7 @@ import numpy as np
 from .context import Context, amount, number, ordinal_list
 from .defaults import check_defaults
 from .frames import CATEGORY_LIKE
+from .outliers import check_quantile_values
 from .read import join
 
 _RECORD_KEYS = (
@@ -234,6 +235,7 @@ def _check_outliers(ctx: Context, value: Any, defaults: dict[str, Any]) -> None:
         return
     for column, quantiles in fields.items():
         _check_quantiles(ctx, f"{path}/fields/{column}", column, quantiles)
+    check_quantile_values(ctx, fields, key, points)
 
 
 def _check_quantiles(ctx: Context, path: str, column: str, quantiles: Any) -> None:
