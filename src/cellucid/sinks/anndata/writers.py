@@ -109,7 +109,7 @@ class ElementWriter:
     def array(
         self,
         path: str,
-        values: Callable[[], Any] | np.ndarray,
+        values: Callable[[], Any] | np.ndarray | None,
         *,
         shape: tuple[int, ...],
         dtype: Any,
