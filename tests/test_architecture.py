@@ -147,3 +147,13 @@ def test_no_cycle_between_top_level_packages():
         )
     cycle = find_cycle(packages)
     assert cycle is None, " -> ".join(cycle)
+
+
+# Shared top-level modules every layer may import (inputs, checks, engine, both sinks): they
+# import nothing from cellucid (type hints aside), so no layer reaches another through them.
+SHARED = ("cellucid.errors",)
+
+
+def test_shared_modules_import_nothing_from_cellucid():
+    edges = graph()
+    assert {name: sorted(edges[name]) for name in SHARED if edges[name]} == {}

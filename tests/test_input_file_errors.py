@@ -13,8 +13,8 @@ import pytest
 import zarr
 
 from cellucid.anndata_input import prepare_anndata
-from cellucid.checks.paths import InputFileError, InputNotFoundError, OutputPathError
 from cellucid.cli import main
+from cellucid.errors import InputFileError, InputNotFoundError, OutputPathError
 
 
 def plain_folder(tmp: Path) -> Path:

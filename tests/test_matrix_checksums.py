@@ -12,7 +12,8 @@ import scipy.sparse as sp
 import cellucid.sinks.folder.sections.genes as gene_section
 from cellucid import prepare
 from cellucid.engine.checksums import MATRIX
-from cellucid.sinks.folder.state import RECORD_NAME, ExportMismatchError
+from cellucid.errors import ExportMismatchError
+from cellucid.sinks.folder.state import RECORD_NAME
 
 from .test_anndata_inputs import tree_digest
 

@@ -14,7 +14,7 @@ import pytest
 
 from cellucid import prepare
 from cellucid.demo import make_demo_arrays
-from cellucid.engine.files import ExportWriteError
+from cellucid.errors import ExportWriteError
 
 from .test_anndata_inputs import tree_digest
 

@@ -17,12 +17,8 @@ import scipy.sparse as sp
 
 from cellucid import make_demo_anndata, prepare, prepare_anndata
 from cellucid.engine.lock import LOCK_NAME, export_lock
-from cellucid.sinks.folder.state import (
-    RECORD_NAME,
-    DamagedRecordError,
-    ExportMismatchError,
-    sample_rows,
-)
+from cellucid.errors import DamagedRecordError, ExportMismatchError
+from cellucid.sinks.folder.state import RECORD_NAME, sample_rows
 
 from .test_anndata_inputs import tree_digest
 

@@ -8,7 +8,8 @@ import os
 import pytest
 
 import cellucid.engine.files as files
-from cellucid.engine.files import ExportWriteError, write_parts
+from cellucid.engine.files import write_parts
+from cellucid.errors import ExportWriteError
 
 
 def test_parts_are_written_back_to_back_past_the_writev_batch(tmp_path):

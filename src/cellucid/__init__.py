@@ -30,6 +30,22 @@ _PUBLIC = {
     "validate_export": "cellucid.verify",
     "compute_transition_drift": "cellucid.drift",
     "add_transition_drift_to_obsm": "cellucid.drift",
+    # the errors users may catch; all derive from CellucidError (see cellucid/errors.py)
+    **{
+        name: "cellucid.errors"
+        for name in (
+            "CellucidError",
+            "InputNotFoundError",
+            "InputFileError",
+            "OutputPathError",
+            "ExpressionValuesError",
+            "ExportWriteError",
+            "ExportLockedError",
+            "ExportMismatchError",
+            "DamagedRecordError",
+            "NotAnExportError",
+        )
+    },
 }
 
 __all__ = ["__version__", *_PUBLIC]

@@ -15,6 +15,7 @@ import webbrowser
 from pathlib import Path
 from typing import Any
 
+from cellucid.errors import ExportMismatchError
 from cellucid.notebook.show import _RUNNING, NotebookViewer, display_viewer
 from cellucid.serving.background import BackgroundExport
 from cellucid.serving.exportcache import (
@@ -24,7 +25,6 @@ from cellucid.serving.exportcache import (
     prune_export_cache,
 )
 from cellucid.serving.server import CellucidServer
-from cellucid.sinks.folder.state import ExportMismatchError
 
 VIEWABLE_TIMEOUT = None  # wait as long as the export needs to write its identity
 

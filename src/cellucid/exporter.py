@@ -16,10 +16,16 @@ import pandas as pd
 from cellucid import options as option_table
 from cellucid.checks.arguments import check_inputs
 from cellucid.checks.checked import CheckedInputs
-from cellucid.checks.paths import OutputPathError, check_name_lengths, check_out_dir
+from cellucid.checks.paths import check_name_lengths, check_out_dir
 from cellucid.engine.checksums import MATRIX, input_checksums, is_pending
-from cellucid.engine.files import ExportWriteError, describe_os_error, files_bytes
+from cellucid.engine.files import describe_os_error, files_bytes
 from cellucid.engine.lock import export_lock
+from cellucid.errors import (
+    DamagedRecordError,
+    ExportMismatchError,
+    ExportWriteError,
+    OutputPathError,
+)
 from cellucid.inputs.obs_fields import CategoricalColumn
 from cellucid.report import (
     Reporter,
@@ -34,8 +40,6 @@ from cellucid.sinks.folder.context import SPILL_DIRNAME
 from cellucid.sinks.folder.plan import ExportPlan, Settings, make_plan
 from cellucid.sinks.folder.run import run_export
 from cellucid.sinks.folder.state import (
-    DamagedRecordError,
-    ExportMismatchError,
     ExportRecord,
     fingerprint,
     leftover_temp_files,

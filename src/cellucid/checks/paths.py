@@ -11,19 +11,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from cellucid.errors import InputFileError, InputNotFoundError, OutputPathError
+
 ZARR_MARKERS = (".zgroup", "zarr.json")
-
-
-class InputFileError(ValueError):
-    """The input path exists but is not a readable .h5ad file or AnnData Zarr store."""
-
-
-class InputNotFoundError(FileNotFoundError):
-    """The input path does not exist."""
-
-
-class OutputPathError(ValueError):
-    """The output folder cannot be created where it was asked for."""
 
 
 def check_out_dir(out_dir: str | Path | None) -> None:

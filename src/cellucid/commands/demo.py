@@ -38,7 +38,7 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Write the demo export (and .h5ad); print where it went."""
     from cellucid.demo import make_demo_anndata, write_demo_export
-    from cellucid.engine.lock import ExportLockedError
+    from cellucid.errors import ExportLockedError
 
     try:
         if args.h5ad:

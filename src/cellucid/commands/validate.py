@@ -28,7 +28,8 @@ def run(args: argparse.Namespace) -> int:
 
     if is_store_path(args.export_dir):
         return _run_store(args)
-    from cellucid.verify import NotAnExportError, validate_export
+    from cellucid.errors import NotAnExportError
+    from cellucid.verify import validate_export
 
     try:
         report = validate_export(args.export_dir)

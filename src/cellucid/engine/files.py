@@ -12,14 +12,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from cellucid.errors import ExportWriteError
+
 TEMP_MARKER = ".part-"
 # Temporary and spill names carry the pid and a random token, so no two runs (even on
 # hosts sharing the folder, where pids repeat) ever write under the same name.
 RUN_TOKEN = secrets.token_hex(4)
-
-
-class ExportWriteError(OSError):
-    """The export folder cannot be written (full disk, no permission, ...)."""
 
 
 def temp_path_for(path: Path) -> Path:

@@ -16,13 +16,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cellucid.engine.files import ExportWriteError, describe_os_error
+from cellucid.engine.files import describe_os_error
+from cellucid.errors import ExportLockedError, ExportWriteError
 
 LOCK_NAME = ".cellucid-export.lock"
-
-
-class ExportLockedError(RuntimeError):
-    """Another run is writing into the same export folder."""
 
 
 def _holder_note(path: Path) -> str:

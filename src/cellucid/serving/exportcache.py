@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from cellucid.engine.lock import ExportLockedError, export_lock
+from cellucid.engine.lock import export_lock
+from cellucid.errors import ExportLockedError
 from cellucid.serving.webcache import cache_folder, folder_bytes, remove_folder
 from cellucid.sinks.folder.state import read_record, sample_rows
 

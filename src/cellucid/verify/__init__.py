@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from cellucid.errors import NotAnExportError
 from cellucid.report import count
 from cellucid.sinks.folder.layouts import detect_layout, get_layout
 from cellucid.sinks.folder.unfinished import unfinished_message
@@ -42,10 +43,6 @@ class ValidationReport:
         """Raise ``ValueError`` listing the problems, if any."""
         if not self.ok:
             raise ValueError(self.format())
-
-
-class NotAnExportError(FileNotFoundError):
-    """The folder does not exist or holds no dataset_identity.json."""
 
 
 def validate_export(export_dir: str | Path) -> ValidationReport:
@@ -142,4 +139,4 @@ def assert_valid_export(export_dir: str | Path) -> ValidationReport:
     return report
 
 
-__all__ = ["ValidationReport", "NotAnExportError", "validate_export", "assert_valid_export"]
+__all__ = ["ValidationReport", "validate_export", "assert_valid_export"]

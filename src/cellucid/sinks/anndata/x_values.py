@@ -20,6 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# raised by the sink's scans (csc.py, dense.py) when a rule refuses the matrix; defined
+# with the other user-facing errors
+from cellucid.errors import ExpressionValuesError as ExpressionValuesError
+
 #: Largest finite float32, as a Python float (the refusal bound is ``abs(value) > this``).
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: Largest integer float32 holds exactly; whole-number values beyond it make X float64.
@@ -27,29 +31,6 @@ EXACT_INTEGER_LIMIT = 2**24
 # Values tested at a time by the element-wise checks, so their temporaries stay small
 # beside the piece itself.
 _STEP = 1 << 20
-
-
-class ExpressionValuesError(ValueError):
-    """The expression matrix holds values Cellucid cannot store (NaN, infinities, or
-    finite values beyond the float32 range).
-
-    Attributes
-    ----------
-    faults
-        What was found, counted, with the first affected cell and gene.
-    count
-        How many values are refused.
-    cell, gene
-        Row (cell) and input column (gene) of the first refused value: the lowest cell,
-        then the lowest column within it.
-    """
-
-    def __init__(self, faults: ValueFaults, label: str = "gene_expression") -> None:
-        self.faults = faults
-        self.count = faults.count
-        self.cell = faults.cell
-        self.gene = faults.gene
-        super().__init__(faults.describe(label))
 
 
 @dataclass(frozen=True)

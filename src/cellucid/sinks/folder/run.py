@@ -8,7 +8,8 @@ import shutil
 from pathlib import Path
 
 from cellucid.checks.checked import CheckedInputs
-from cellucid.engine.files import ExportWriteError, describe_os_error
+from cellucid.engine.files import describe_os_error
+from cellucid.errors import ExportWriteError
 from cellucid.report import Reporter
 from cellucid.sinks.folder.context import GENE_SPILL_NAME, SPILL_DIRNAME, RunContext
 from cellucid.sinks.folder.gene_spill import remove_spill

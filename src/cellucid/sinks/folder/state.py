@@ -22,6 +22,7 @@ import pandas as pd
 
 from cellucid.engine.checksums import describe_changes
 from cellucid.engine.files import TEMP_MARKER, write_text
+from cellucid.errors import DamagedRecordError, ExportMismatchError
 from cellucid.sinks.folder.format.manifests import to_json
 from cellucid.sinks.folder.plan.types import IDENTITY_NAME
 
@@ -53,10 +54,6 @@ class ExportRecord:
         )
 
 
-class ExportMismatchError(ValueError):
-    """The output folder holds an export of other inputs or settings."""
-
-
 def sample_rows(n: int) -> np.ndarray:
     """Up to SAMPLE_COUNT evenly spaced row indices, always including the first and last."""
     if n == 0:
@@ -84,10 +81,6 @@ def fingerprint(
         rows = frame.iloc[sample_rows(len(frame))]
         digest.update(rows.astype(str).to_csv().encode())
     return digest.hexdigest()
-
-
-class DamagedRecordError(ValueError):
-    """The export record cannot be read, or lists files this export could not own."""
 
 
 def _damaged(path: Path, what: str) -> DamagedRecordError:
