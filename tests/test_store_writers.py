@@ -21,6 +21,8 @@ from cellucid.sinks.anndata.content import DenseX, SparseX, StoreContent
 from cellucid.sinks.anndata.layout import grid_positions, strip_chunks
 from cellucid.sinks.anndata.writers import write_store
 
+from .reference095 import reference_python
+
 CONTAINERS = [
     ("zarr", 2, "s2.zarr"),
     ("zarr", 3, "s3.zarr"),
@@ -387,19 +389,6 @@ def test_stream_errors(tmp_path, matrix):
 # -- against upstream 0.9.5 ---------------------------------------------------------------------
 
 
-def reference_python() -> str | None:
-    """The interpreter with cellucid 0.9.5 installed, if any."""
-    repo = Path(__file__).resolve().parents[1]
-    for candidate in (
-        os.environ.get("CELLUCID_REFERENCE_PYTHON"),
-        "/work/ref095/bin/python",
-        str(repo / ".venv-ref095" / "bin" / "python"),
-    ):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return None
-
-
 _REFERENCE_SCRIPT = """
 import sys, anndata, cellucid
 out = sys.argv[1]
@@ -456,9 +445,10 @@ def reference(tmp_path_factory, matrix) -> Path:
     _reference_input(matrix).write_h5ad(out / "sparse.h5ad")
     _dense_input().write_h5ad(out / "dense.h5ad")
     _empty_input().write_h5ad(out / "empty.h5ad")
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    # -I: neither this folder, PYTHONPATH nor user site-packages can put our package first
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     subprocess.run(
-        [python, "-c", _REFERENCE_SCRIPT, str(out)],
+        [python, "-I", "-c", _REFERENCE_SCRIPT, str(out)],
         check=True,
         env=env,
         capture_output=True,
