@@ -511,5 +511,26 @@ def test_record_rules(built_stores, tmp_path):
     assert any(line.startswith("uns/title: 'Other' differs") for line in lines), lines
 
 
+def test_float64_values_need_large_integer_counts(tmp_path):
+    tree = builder.content()
+    data = tree.members["X"].members["data"]
+    data.values = data.values.astype(np.float64)
+    (line,) = validate_store(builder.write_store(tmp_path, "h5ad", tree))
+    assert line.startswith("X/data: float64 holding non-integer values")
+    data.values = np.round(data.values * 10) + 2**25
+    assert validate_store(builder.write_store(tmp_path, "zarr3", tree)) == []
+
+
+@pytest.mark.parametrize("kind", ["zarr2", "h5ad"])
+def test_dense_expression(tmp_path, kind):
+    tree = builder.with_dense_x(builder.content())
+    assert validate_store(builder.write_store(tmp_path, kind, tree)) == []
+    tree.members["X"].values[5, 2] = np.nan
+    other = tmp_path / "nan"
+    other.mkdir()
+    (line,) = validate_store(builder.write_store(other, kind, tree))
+    assert line.startswith("X: 1 non-finite value (first at cell 5, gene 2: nan)")
+
+
 def test_public_api():
     assert store_validation.__all__ == ["validate_store", "is_store_path"]

@@ -25,7 +25,7 @@ N_GENES = 12
 class Array:
     values: np.ndarray
     attrs: dict[str, Any] = field(default_factory=dict)
-    #: "vector", "sliced", "values" (X data), "rows" (obsm) or "scalar".
+    #: "vector", "sliced", "values" (X data), "strip" (dense X), "rows" (obsm) or "scalar".
     role: str = "vector"
 
 
@@ -87,6 +87,19 @@ def naive_quantiles(latent: np.ndarray, codes: np.ndarray, min_points: int = 10)
             closer = sum(1 for j in cells if distance[j] <= distance[i])
             result[i] = np.float32(closer) / np.float32(len(cells))
     return result
+
+
+def with_dense_x(tree: Group) -> Group:
+    """The same store with X dense (tall strips, not shuffled)."""
+    members = tree.members["X"].members
+    shape = tuple(tree.members["X"].attrs["shape"])
+    dense = np.zeros(shape, dtype=np.float32)
+    indptr = members["indptr"].values
+    for gene in range(shape[1]):
+        rows = members["indices"].values[indptr[gene] : indptr[gene + 1]]
+        dense[rows, gene] = members["data"].values[indptr[gene] : indptr[gene + 1]]
+    tree.members["X"] = Array(dense, _enc("array", "0.2.0"), "strip")
+    return tree
 
 
 def content(seed: int = 0) -> Group:
@@ -186,6 +199,9 @@ def _chunks(array: Array) -> tuple[int, ...]:
         return ()
     if array.role in ("sliced", "values"):
         return (max(1, min(shape[0], 2**16)),)
+    if array.role == "strip":
+        rows = max(1, min(shape[0], 2**18))
+        return (rows, max(1, min(shape[1], 2**18 // rows)))
     if array.role == "rows":
         return (max(1, min(shape[0], 2**18 // shape[1])), shape[1])
     return (max(1, min(shape[0], 2**18)),)
@@ -195,7 +211,7 @@ def _shuffled(array: Array) -> bool:
     return (
         array.values.dtype.kind != "O"
         and array.values.dtype.itemsize > 1
-        and (array.role != "values")
+        and array.role not in ("values", "strip")
     )
 
 

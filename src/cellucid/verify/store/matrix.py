@@ -14,7 +14,7 @@ import numpy as np
 from . import context as _context
 from .context import Context, amount, number
 from .read import Node
-from .sparse import read_structure, report, scan
+from .sparse import Issues, read_structure, report, scan
 
 _WORDING = {
     "range": ("indices", "row indices outside [0, n_cells)", "row indices in [0, n_cells)"),
@@ -26,6 +26,9 @@ _WORDING = {
     "finite": ("data", "non-finite values", "finite values"),
     "zero": ("data", "stored zeros", "explicit zeros dropped"),
 }
+
+#: The largest integer float32 holds exactly: counts above it need float64.
+FLOAT32_EXACT_INTEGER_LIMIT = 2**24
 
 _VALUE_TYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -50,7 +53,26 @@ def check_x(ctx: Context) -> None:
     if data.dtype not in _VALUE_TYPES:
         ctx.add("X/data", f"dtype {data.dtype}", "float32 (float64 for integer counts > 2^24)")
         return
-    report(ctx, matrix, scan(ctx, matrix), _WORDING)
+    issues = scan(ctx, matrix)
+    report(ctx, matrix, issues, _WORDING)
+    if data.dtype == np.float64:
+        check_wide_values(ctx, "X/data", issues.integral, issues.largest)
+
+
+def check_wide_values(ctx: Context, path: str, integral: bool, largest: float) -> None:
+    """float64 values only for integer counts of which one exceeds 2^24 (float32's exact range)."""
+    if not integral:
+        ctx.add(
+            path,
+            "float64 holding non-integer values",
+            "float32 unless every value is an integer count and one exceeds 2^24",
+        )
+    elif largest <= FLOAT32_EXACT_INTEGER_LIMIT:
+        ctx.add(
+            path,
+            f"float64 for integer counts up to {largest:,.0f}",
+            "float32: every count up to 2^24 is exact in float32",
+        )
 
 
 def _expected_shape(ctx: Context, node: Node) -> tuple[int, int] | None:
@@ -84,9 +106,11 @@ def _check_dense(ctx: Context, node: Node, shape: tuple[int, int]) -> None:
     if node.chunks and len(node.chunks) == 2:
         # Whole chunk columns at a time: each chunk is decoded once.
         step = max(node.chunks[1], step // node.chunks[1] * node.chunks[1])
-    count, first = 0, None
+    count, first, measured = 0, None, Issues()
     for start in range(0, genes, step):
         strip = ctx.store.read("X", (slice(None), slice(start, min(genes, start + step))))
+        if strip.dtype == np.float64:
+            measured.measure(strip)
         bad = ~np.isfinite(strip)
         if bad.any():
             count += int(bad.sum())
@@ -101,3 +125,5 @@ def _check_dense(ctx: Context, node: Node, shape: tuple[int, int]) -> None:
             f"gene {gene:,}: {number(value)})",
             "finite values",
         )
+    if node.dtype == np.float64:
+        check_wide_values(ctx, "X", measured.integral, measured.largest)

@@ -43,6 +43,16 @@ class Issues:
 
     counts: dict[str, int] = field(default_factory=dict)
     first: dict[str, tuple[int, int | None, str]] = field(default_factory=dict)
+    #: Whether every finite value is a whole number, and the largest magnitude among them.
+    integral: bool = True
+    largest: float = 0.0
+
+    def measure(self, values: np.ndarray) -> None:
+        """Track whether the values are integer counts, and how large (float64 X's rule)."""
+        finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
+        if finite.size:
+            self.integral = self.integral and bool(np.all(np.floor(finite) == finite))
+            self.largest = max(self.largest, float(np.abs(finite).max()))
 
     def note(
         self, kind: str, mask: np.ndarray, lo: int, majors: np.ndarray | None, describe: np.ndarray
@@ -189,6 +199,8 @@ def scan(ctx: Context, matrix: Compressed, graph: bool = False) -> Issues:
         issues.note("range", (indices < 0) | (indices >= matrix.minor), lo, majors, indices)
         if values.dtype.kind == "f":
             issues.note("finite", ~np.isfinite(values), lo, majors, values)
+        if values.dtype == np.float64:
+            issues.measure(values)
         issues.note("zero", values == 0, lo, majors, values)
         if graph:
             issues.note("negative", values < 0, lo, majors, values)
