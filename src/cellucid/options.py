@@ -330,8 +330,6 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
-#: keyword-only options of prepare() beyond the reference signature
-EXTRA_KEYWORDS = ("chunk_size", "progress", "quiet", "scheduler", "layout")
 
 
 def check_values(values: dict[str, Any]) -> None:

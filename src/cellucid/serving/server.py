@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import socket
 import threading
 import webbrowser
 from collections.abc import Iterable
@@ -301,10 +300,3 @@ def serve(
     if open_browser:
         webbrowser.open(server.viewer_url)
     server.serve_forever()
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port that is free now (for tests and notebooks)."""
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]

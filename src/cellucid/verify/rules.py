@@ -62,7 +62,6 @@ EDGE_KEYS = [
     "weight_bytes",
     "compression",
 ]
-EXT_DTYPE = {"f32": "float32", "u8": "uint8", "u16": "uint16"}
 
 
 @dataclass

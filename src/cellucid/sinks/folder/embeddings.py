@@ -47,11 +47,3 @@ def normalize(points: np.ndarray, norm: Normalization) -> np.ndarray:
 def scale_vectors(vectors: np.ndarray, norm: Normalization) -> np.ndarray:
     """Vectors scaled like their dimension's points (no centring); a new array."""
     return (np.asarray(vectors, dtype=np.float64) * norm.scale).astype(np.float32)
-
-
-def first_non_finite_row(x: da.Array) -> int | None:
-    """Index of the first row holding NaN or Inf, or None when all values are finite."""
-    bad_rows = ~da.isfinite(x).all(axis=1) if x.ndim == 2 else ~da.isfinite(x)
-    if not bool(bad_rows.any().compute()):
-        return None
-    return int(da.argmax(bad_rows).compute())

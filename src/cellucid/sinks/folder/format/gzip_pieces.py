@@ -73,14 +73,3 @@ class MemberAssembler:
         if not self.compressed:
             return b""
         return FINAL_EMPTY_BLOCK + trailer(self.crc, self.length)
-
-
-def gzip_bytes(raw: bytes | memoryview, level: int) -> bytes:
-    """One-shot single-member gzip of ``raw``, framed exactly as piecewise files are."""
-    piece = compress_piece(raw, level)
-    assembler = MemberAssembler(compressed=True)
-    return (
-        assembler.start()
-        + bytes(assembler.add(piece.data, piece.crc32, piece.raw_length))
-        + assembler.finish()
-    )

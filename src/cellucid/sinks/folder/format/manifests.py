@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -15,12 +14,6 @@ FORMAT = "compact_v1"
 def to_json(document: Any, *, indent: int | None = None) -> str:
     """Strict JSON: a NaN or Infinity anywhere is a bug in the caller, never a token."""
     return json.dumps(document, indent=indent, allow_nan=False, ensure_ascii=False)
-
-
-def json_float(value: float) -> float | None:
-    """A float for JSON: finite values as they are, non-finite ones as ``null``."""
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 def obs_manifest(
