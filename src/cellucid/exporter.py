@@ -37,7 +37,8 @@ from cellucid.report import (
 )
 from cellucid.sinks.anndata.request import STORE_ONLY, store_request
 from cellucid.sinks.folder.context import SPILL_DIRNAME
-from cellucid.sinks.folder.plan import ExportPlan, Settings, make_plan
+from cellucid.sinks.folder.plan import ExportPlan, make_plan
+from cellucid.sinks.folder.request import FolderRequest
 from cellucid.sinks.folder.run import run_export
 from cellucid.sinks.folder.state import (
     ExportRecord,
@@ -46,9 +47,6 @@ from cellucid.sinks.folder.state import (
     prepare_folder,
     read_record,
 )
-
-#: rows per dask chunk for reductions and per-cell work when none is given
-DEFAULT_CHUNK_SIZE = 65536
 
 
 def prepare(
@@ -110,7 +108,7 @@ def prepare(
     if format is not None:
         return store_export(values)
     refuse_store_only(values)
-    return export(values)
+    return export(FolderRequest.from_arguments(values))
 
 
 def store_export(values: dict[str, Any]) -> Path:
@@ -124,21 +122,25 @@ def store_export(values: dict[str, Any]) -> Path:
     return write_anndata_store(request, progress=progress, quiet=values["quiet"])
 
 
-def export(values: dict[str, Any]) -> Path:
-    """Run prepare() on its arguments given by name (checks, plan, then the engine)."""
-    option_table.check_values(values)
-    check_out_dir(values["out_dir"])
-    reporter = Reporter(values["quiet"])
-    chunk_rows = int(values["chunk_size"] or DEFAULT_CHUNK_SIZE)
-    inputs = check_inputs(values, chunk_rows)
-    _check_requested_genes(inputs, values, reporter)
-    target = Path(values["out_dir"]) if values["out_dir"] is not None else Path.cwd() / "exports"
-    plan = make_plan(inputs.summary(), settings_from(values, target))
+def export(request: FolderRequest) -> Path:
+    """Write the export folder of one request: checks, plan, then the engine."""
+    option_table.check_values(request)
+    check_out_dir(request.out_dir)
+    reporter = Reporter(request.quiet)
+    inputs = check_inputs(
+        request.inputs,
+        request.chunk_rows,
+        var_gene_id_column=request.var_gene_id_column,
+        codes_request=request.obs_categorical_dtype,
+    )
+    _check_requested_genes(inputs, request, reporter)
+    target = request.target
+    plan = make_plan(inputs.summary(), request.settings(target))
     check_name_lengths(target, plan.files())
-    fingerprint = _fingerprint(inputs, plan, values)
+    fingerprint = _fingerprint(inputs, plan, request)
     _make_folder(target)
     with export_lock(target):
-        with_matrix = not _matrix_checksums_can_wait(target, plan, values["force"])
+        with_matrix = not _matrix_checksums_can_wait(target, plan, request.force)
         record = ExportRecord(
             fingerprint,
             plan.settings.record_dict(),
@@ -147,26 +149,24 @@ def export(values: dict[str, Any]) -> Path:
             checksums=input_checksums(inputs, with_matrix=with_matrix),
         )
         try:
-            resume = _prepare_target(target, record, set(plan.files()), values["force"])
+            resume = _prepare_target(target, record, set(plan.files()), request.force)
         except ExportMismatchError as error:
             raise ExportMismatchError(in_callers_terms(str(error))) from None
-        return _run(plan, inputs, reporter, values, resume=resume, record=record)
+        return _run(plan, inputs, reporter, request, resume=resume, record=record)
 
 
 def _run(
     plan: ExportPlan,
     inputs: CheckedInputs,
     reporter: Reporter,
-    values: dict[str, Any],
+    request: FolderRequest,
     *,
     resume: bool,
     record: ExportRecord,
 ) -> Path:
     target = plan.settings.out_dir
-    progress = (
-        default_progress(values["quiet"]) if values["progress"] is None else values["progress"]
-    )
-    scheduler = values["scheduler"]
+    progress = default_progress(request.quiet) if request.progress is None else request.progress
+    scheduler = request.scheduler
     started = time.perf_counter()
     try:
         # a named scheduler applies to every dask computation of the run
@@ -200,7 +200,7 @@ def _matrix_checksums_can_wait(target: Path, plan: ExportPlan, force: bool) -> b
 
 
 def _check_requested_genes(
-    inputs: CheckedInputs, values: dict[str, Any], reporter: Reporter
+    inputs: CheckedInputs, request: FolderRequest, reporter: Reporter
 ) -> None:
     """No requested gene in var is an error; some missing is a warning naming a few."""
     unknown = list(inputs.unknown_genes)
@@ -209,10 +209,10 @@ def _check_requested_genes(
     requested = len(unknown) + len(inputs.gene_ids)
     examples = ", ".join(repr(g) for g in unknown[:3]) + (", ..." if len(unknown) > 3 else "")
     if not len(inputs.gene_ids):
-        var = values["var"]
+        var = request.inputs.var
         hint = ""
         if var is not None and len(var):
-            column = values["var_gene_id_column"]
+            column = request.var_gene_id_column
             ids = var.index if column == "index" else var[column]
             hint = "; var ids look like " + ", ".join(repr(str(g)) for g in list(ids[:3]))
         raise ValueError(
@@ -236,43 +236,7 @@ def summary_line(plan: ExportPlan, inputs: CheckedInputs, seconds: float) -> str
     )
 
 
-def settings_from(values: dict[str, Any], target: Path) -> Settings:
-    """The settings that shape the bytes, from prepare()'s arguments."""
-    source = {
-        k: values[f"source_{k}"]
-        for k in ("name", "url", "citation")
-        if values[f"source_{k}"] is not None
-    }
-    quantile = values["centroid_outlier_quantile"]
-    return Settings(
-        out_dir=target,
-        layout=values["layout"],
-        compression=int(values["compression"]) if values["compression"] else None,
-        var_quantization=values["var_quantization"],
-        obs_continuous_quantization=values["obs_continuous_quantization"],
-        obs_categorical_dtype=values["obs_categorical_dtype"],
-        centroid_outlier_quantile=None if quantile is None else float(quantile),
-        centroid_min_points=int(values["centroid_min_points"]),
-        **{
-            name: values[name]
-            for name in (
-                "obs_manifest_filename",
-                "obs_binary_dirname",
-                "var_manifest_filename",
-                "var_binary_dirname",
-                "connectivity_manifest_filename",
-                "connectivity_binary_dirname",
-                "var_gene_id_column",
-                "dataset_name",
-                "dataset_description",
-                "dataset_id",
-            )
-        },
-        source=source,
-    )
-
-
-def _fingerprint(inputs: CheckedInputs, plan: ExportPlan, values: dict[str, Any]) -> str:
+def _fingerprint(inputs: CheckedInputs, plan: ExportPlan, request: FolderRequest) -> str:
     arrays = {f"embedding_{d}d": x for d, x in inputs.embeddings.items()} | {
         "latent": inputs.latent
     }
@@ -283,8 +247,8 @@ def _fingerprint(inputs: CheckedInputs, plan: ExportPlan, values: dict[str, Any]
     for field_id, dims in inputs.vectors.items():
         arrays |= {f"vector_{field_id}_{d}d": x for d, x in dims.items()}
     frames = {"obs": inputs.obs}
-    if values["var"] is not None and inputs.matrix is not None:
-        frames["var"] = values["var"]
+    if request.inputs.var is not None and inputs.matrix is not None:
+        frames["var"] = request.inputs.var
     categories = {
         c.key: c.categories for c in inputs.obs_columns if isinstance(c, CategoricalColumn)
     }

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -332,14 +332,20 @@ OPTIONS: tuple[Option, ...] = (
 BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
 
 
-def check_values(values: dict[str, Any]) -> None:
+def check_values(values: Mapping[str, Any] | object) -> None:
     """Check every option present in ``values``.
+
+    ``values`` is a mapping of option names to values, or a dataclass with one field per
+    option (a :class:`~cellucid.sinks.folder.request.FolderRequest`), checked in its field
+    order (prepare()'s), so the first option named is the first wrong one of the call.
 
     Raises
     ------
     ValueError
         Naming the first option whose value is not allowed and what is allowed.
     """
+    if not isinstance(values, Mapping):
+        values = {f.name: getattr(values, f.name) for f in fields(values) if f.name in BY_NAME}
     for name, value in values.items():
         option = BY_NAME.get(name)
         if option is None:
@@ -365,7 +371,7 @@ def _is_fixed(name: str) -> bool:
     return name in FIXED_NAMES or name.startswith("points_")
 
 
-def check_distinct_names(values: dict[str, Any]) -> None:
+def check_distinct_names(values: Mapping[str, Any]) -> None:
     """The folder and manifest names are distinct from each other and from fixed names.
 
     Raises

@@ -11,6 +11,7 @@ import pandas as pd
 
 from cellucid.checks.checked import CheckedInputs
 from cellucid.checks.graph_scan import scan_graph
+from cellucid.checks.request import InputRequest
 from cellucid.checks.values import require_distinct_text, require_finite, require_list, require_real
 from cellucid.inputs.arrays import as_cell_chunked
 from cellucid.inputs.obs_fields import (
@@ -246,40 +247,40 @@ def check_vector_fields(
     return merged
 
 
-def check_inputs(values: dict[str, Any], chunk_rows: int) -> CheckedInputs:
+def check_inputs(
+    given: InputRequest, chunk_rows: int, *, var_gene_id_column: str, codes_request: str
+) -> CheckedInputs:
     """Every data input of prepare() checked and wrapped, in the order a user fixes them.
 
-    ``values`` holds prepare()'s arguments by name.
+    ``var_gene_id_column`` names the var column of the gene ids; ``codes_request`` is the
+    ``obs_categorical_dtype`` option (auto, uint8 or uint16).
     """
-    n_cells, embeddings = check_embeddings(
-        {d: values[f"X_umap_{d}d"] for d in (1, 2, 3)}, values["X_umap_4d"], chunk_rows
-    )
-    latent = check_latent(values["latent_space"], n_cells, chunk_rows)
+    n_cells, embeddings = check_embeddings(given.embeddings, given.X_umap_4d, chunk_rows)
+    latent = check_latent(given.latent_space, n_cells, chunk_rows)
     obs_frame, obs_columns, codes_dtypes = check_obs(
-        values["obs"], values["obs_keys"], n_cells, values["obs_categorical_dtype"]
+        given.obs, given.obs_keys, n_cells, codes_request
     )
     optional: dict[str, Any] = {}
-    if values["gene_expression"] is not None:
+    if given.gene_expression is not None:
         matrix, ids, columns, unknown = check_genes(
-            values["gene_expression"],
-            values["var"],
-            values["var_gene_id_column"],
-            values["gene_identifiers"],
+            given.gene_expression,
+            given.var,
+            var_gene_id_column,
+            given.gene_identifiers,
             n_cells,
             chunk_rows,
         )
         optional = {
             "matrix": matrix,
-            "matrix_source": values["gene_expression"],
+            "matrix_source": given.gene_expression,
             "gene_ids": tuple(ids),
             "gene_columns": columns,
             "n_matrix_genes": matrix.shape[1],
             "unknown_genes": tuple(unknown),
         }
-    graph = values["connectivities"]
-    if graph is not None:
+    if given.connectivities is not None:
         optional["connectivities"], optional["graph_edges"] = check_connectivities(
-            graph, n_cells, chunk_rows
+            given.connectivities, n_cells, chunk_rows
         )
     return CheckedInputs(
         n_cells=n_cells,
@@ -288,6 +289,6 @@ def check_inputs(values: dict[str, Any], chunk_rows: int) -> CheckedInputs:
         obs=obs_frame,
         obs_columns=tuple(obs_columns),
         codes_dtypes=codes_dtypes,
-        vectors=check_vector_fields(values["vector_fields"], n_cells, chunk_rows),
+        vectors=check_vector_fields(given.vector_fields, n_cells, chunk_rows),
         **optional,
     )
