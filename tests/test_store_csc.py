@@ -130,13 +130,28 @@ COLUMN_CHOICES = {
     ("block_rows", "chunk", "group"),
     [(37, 16, 16 * 12), (64, 100, 100 * 8 * 3), (1000, csc.CHUNK_ELEMENTS, None), (3, 7, 1)],
 )
-def test_chunks_equal_scipy_csc(tmp_path, columns, block_rows, chunk, group):
+@pytest.mark.parametrize("canonical", [False, True])
+def test_chunks_equal_scipy_csc(tmp_path, columns, block_rows, chunk, group, canonical):
     # 301 cells: not a multiple of any block size; rows 40..139 empty (whole empty blocks)
     matrix = tricky_csr(1, 301, 40, empty_rows=range(40, 140), empty_genes=(3, 17))
+    if canonical:
+        # sorted unique columns, stored zeros kept: the compiled path
+        matrix.sum_duplicates()
+        assert matrix.has_canonical_format and (matrix.data == 0).any()
     chosen = COLUMN_CHOICES[columns](40)
     scan, plan = stream(matrix, chosen, tmp_path, block_rows=block_rows, chunk=chunk, group=group)
     assert scan.counts.shape == (-(-301 // block_rows), len(chosen))
     assert_matches(scan, plan, matrix, chosen)
+
+
+@pytest.mark.parametrize("canonical", [False, True])
+def test_many_genes(tmp_path, canonical):
+    matrix = tricky_csr(17, 500, 1300, per_row=200)
+    if canonical:
+        matrix.sum_duplicates()
+    columns = np.random.default_rng(6).permutation(1300)[:1000]
+    scan, plan = stream(matrix, columns, tmp_path, block_rows=128, chunk=1000)
+    assert_matches(scan, plan, matrix, columns)
 
 
 def test_groups_smaller_than_a_gene(tmp_path):
@@ -307,6 +322,13 @@ def fake_scan(counts: np.ndarray) -> csc.ScanResult:
     )
 
 
+def placement(group, block, before):
+    """The group positions of each entry a block gives it, from its runs."""
+    start, starts, lengths = csc.block_runs(group, block, before)
+    destinations = [np.arange(s, s + n) for s, n in zip(starts, lengths, strict=True)]
+    return start, np.concatenate(destinations or [np.empty(0, np.int64)]).astype(np.int64)
+
+
 @pytest.mark.parametrize("per_group", [1, 2, 5])
 def test_plan_covers_every_position_once(per_group):
     rng = np.random.default_rng(9)
@@ -326,7 +348,7 @@ def test_plan_covers_every_position_once(per_group):
         assert scan.indptr[last] < group.stop <= scan.indptr[last + 1]
         before = np.zeros(len(group.gene_starts), dtype=np.int64)
         for block in range(4):
-            start, destinations = csc.block_placement(group, block, before)
+            start, destinations = placement(group, block, before)
             before += group.counts[block]
             landed[group.start + destinations] += 1
             # the spill range is the block's own entries
@@ -341,13 +363,13 @@ def test_placement_orders_blocks_within_a_gene():
     before = np.zeros(1, dtype=np.int64)
     placed = []
     for block in range(3):
-        placed.append(csc.block_placement(group, block, before))
+        placed.append(placement(group, block, before))
         before += group.counts[block]
     assert [(s, d.tolist()) for s, d in placed] == [(0, [0, 1, 2]), (0, []), (0, [3, 4])]
     # a group starting inside the gene takes the later entries of the first block
     groups = csc.plan_assembly(scan, chunk_elements=2, group_bytes=1).groups
     second = groups[1]
-    start, destinations = csc.block_placement(second, 0, np.zeros(1, dtype=np.int64))
+    start, destinations = placement(second, 0, np.zeros(1, dtype=np.int64))
     assert (start, destinations.tolist()) == (2, [0])
 
 
@@ -360,7 +382,7 @@ def test_plan_is_pure_and_pickles():
 
 
 def test_block_rows_from_the_data():
-    assert csc.choose_block_rows(1000, 4) == 2**14  # 2^27 / 8000 -> 16,777 -> 16,384
+    assert csc.choose_block_rows(1000, 4) == 2**13  # 2^26 / 8000 -> 8,388 -> 8,192
     assert csc.choose_block_rows(0, 4) == csc.MAX_BLOCK_ROWS
     assert csc.choose_block_rows(10**7, 8) == csc.MIN_BLOCK_ROWS
     matrix = sparse.random(5000, 100, density=0.1, format="csr", random_state=0)
@@ -416,10 +438,12 @@ def test_spill_reads_are_checked(tmp_path):
     matrix = tricky_csr(12, 40, 5)
     scan, plan = stream(matrix, np.arange(5), tmp_path, block_rows=16)
     entries = plan.layout.entries[0]
-    values, rows = read_spill(scan.spill_dir, 0, scan.value_dtypes[0], "<i4", entries, 1, 3)
+    row_dtype = plan.layout.row_dtype
+    assert np.dtype(row_dtype) == np.uint16
+    values, rows = read_spill(scan.spill_dir, 0, scan.value_dtypes[0], row_dtype, entries, 1, 3)
     assert len(values) == len(rows) == 2
     with pytest.raises(SpillError, match="bytes"):
-        read_spill(scan.spill_dir, 0, scan.value_dtypes[0], "<i4", entries + 1, 0, 1)
+        read_spill(scan.spill_dir, 0, scan.value_dtypes[0], row_dtype, entries + 1, 0, 1)
     remove_spill(scan.spill_dir)
     with pytest.raises(SpillError, match="missing"):
         list(csc.iter_chunks(plan))
@@ -470,7 +494,7 @@ def test_local_cluster_gives_the_same_chunks(tmp_path):
     expected = [(p, i, v.tobytes()) for p, i, v in csc.iter_chunks(plan)]
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster) as client,
     ):

@@ -41,6 +41,7 @@ import numpy as np
 from scipy import sparse
 
 from cellucid.sinks.anndata.content import SparseX
+from cellucid.sinks.anndata.csc_kernels import gene_major, place_runs
 from cellucid.sinks.anndata.spill import read_spill, write_spill
 from cellucid.sinks.anndata.x_values import (
     DtypeTraits,
@@ -65,7 +66,7 @@ Chunk = tuple[str, tuple[int, ...], np.ndarray]
 #: Values per chunk of ``X/data`` and ``X/indices`` (the viewer reads them by slices).
 CHUNK_ELEMENTS = 2**16
 #: Stored values and their indices one scan task reads at a time (the block of rows).
-BLOCK_BYTES = 2**27
+BLOCK_BYTES = 2**26
 #: Values and indices one assembly task places (then yields as chunks).
 GROUP_BYTES = 2**27
 #: Rows read to measure how many values a row stores, which sets the grid of blocks.
@@ -78,6 +79,15 @@ _INDEX_BYTES = 4
 def index_dtype(n_cells: int) -> np.dtype:
     """Type of ``X/indices`` (cell positions): int32 unless there are 2^31 cells or more."""
     return np.dtype(np.int64 if n_cells > np.iinfo(np.int32).max else np.int32)
+
+
+def spill_row_dtype(block_rows: int) -> np.dtype:
+    """Type of the rows in the spill: rows within the block, uint16 when they fit.
+
+    The spill is written and read once each and its bytes cost more than the arithmetic
+    (the loops are memory-bound): two bytes a row instead of four is a quarter less.
+    """
+    return np.dtype(np.uint16 if block_rows <= 2**16 else np.int32)
 
 
 # =============================================================================
@@ -180,6 +190,13 @@ class ScanJob:
         return BlockGrid(self.n_cells, self.block_rows)
 
     @property
+    def position(self) -> np.ndarray:
+        """Store position of each input column, -1 when it is not exported (int32)."""
+        position = np.full(self.n_input_genes, -1, dtype=np.int32)
+        position[self.columns] = np.arange(len(self.columns), dtype=np.int32)
+        return position
+
+    @property
     def every_column(self) -> bool:
         """Whether every input column is exported, in input order (no selection needed)."""
         n = self.n_input_genes
@@ -211,46 +228,110 @@ class BlockScan:
     traits: DtypeTraits
 
 
-def canonical_block(block: Any, shape: tuple[int, int], label: str) -> sparse.csc_matrix:
-    """One block of rows as CSC over all input columns: duplicates summed, zeros dropped.
-
-    Duplicates are summed in the order the input stores them (row order, then the order
-    within a row), as scipy sums them when the whole input is converted to CSC; the sum
-    is taken in the input's value type, then entries equal to zero are dropped. The
-    reader's arrays are never changed.
-    """
-    if sparse.issparse(block):
-        require_real(block.dtype, label)
-        # csc_matrix() of a CSC input shares its arrays, which the steps below change
-        matrix = sparse.csc_matrix(block, copy=block.format == "csc")
-    else:
+def _as_sparse(block: Any, shape: tuple[int, int], label: str) -> Any:
+    """A block as read, checked: real values of the expected shape, sparse (a dense block
+    becomes CSR, which drops its zeros)."""
+    if not sparse.issparse(block):
         array = np.asarray(block)
         require_real(array.dtype, label)
         if array.ndim != 2:
             raise ValueError(f"{label} must be 2-D (cells x genes), got shape {array.shape}.")
-        matrix = sparse.csc_matrix(array)
-    if matrix.shape != shape:
-        raise ValueError(f"A block of {label} has shape {matrix.shape}, expected {shape}.")
+        block = sparse.csr_matrix(array)
+    require_real(block.dtype, label)
+    if block.shape != shape:
+        raise ValueError(f"A block of {label} has shape {block.shape}, expected {shape}.")
+    return block
+
+
+def canonical_block(block: Any) -> sparse.csc_matrix:
+    """One block as CSC over all input columns: duplicates summed, stored zeros dropped.
+
+    Duplicates are summed in the order the input stores them (row order, then the order
+    within a row), as scipy sums them when the whole input is converted to CSC (upstream
+    0.9.5's ``canonical_csc``); the sum is taken in the input's value type, then entries
+    equal to zero are dropped. The reader's arrays are never changed.
+    """
+    # csc_matrix() of a CSC input shares its arrays, which the steps below change
+    matrix = sparse.csc_matrix(block, copy=block.format == "csc")
     matrix.sum_duplicates()
     matrix.eliminate_zeros()
     return matrix
 
 
-def block_faults(matrix: sparse.csc_matrix, first_row: int) -> ValueFaults:
-    """Refused values of one canonical block, with the first one's (cell, input column)."""
-    data = matrix.data
-    if within_float32(data):
-        return ValueFaults(total=int(data.size))
-    bad = np.flatnonzero(refused_mask(data))
-    genes = np.searchsorted(matrix.indptr, bad, side="right") - 1
-    rows = matrix.indices[bad]
+def _first_fault(
+    data: np.ndarray, rows: np.ndarray, genes: np.ndarray, first_row: int, total: int
+) -> ValueFaults:
+    # rows and genes of the refused values; the example is the lowest cell, then gene
     first = np.lexsort((genes, rows))[0]
-    return count_faults(data[bad], int(data.size), first_row + int(rows[first]), int(genes[first]))
+    return count_faults(data, total, first_row + int(rows[first]), int(genes[first]))
 
 
-def select_columns(matrix: sparse.csc_matrix, columns: np.ndarray, every: bool) -> Any:
-    """The exported genes' columns, in store order (the block itself when ``every``)."""
-    return matrix if every else matrix[:, columns]
+def block_faults(matrix: Any, first_row: int) -> ValueFaults:
+    """Refused values of one canonical block (CSR or CSC), with the first (cell, column)."""
+    data = matrix.data
+    # a canonical CSC block holds no zero; a CSR block may: a stored zero is no value
+    total = int(np.count_nonzero(data)) if matrix.format == "csr" else int(data.size)
+    if within_float32(data):
+        return ValueFaults(total=total)
+    bad = np.flatnonzero(refused_mask(data))
+    major = np.searchsorted(matrix.indptr, bad, side="right") - 1
+    minor = matrix.indices[bad]
+    if matrix.format == "csr":
+        return _first_fault(data[bad], major, minor, first_row, total)
+    return _first_fault(data[bad], minor, major, first_row, total)
+
+
+@dataclass(frozen=True, eq=False)
+class _Piece:
+    """One block's exported entries gene-major, with its checks, before it is spilled."""
+
+    faults: ValueFaults
+    traits: DtypeTraits
+    counts: np.ndarray
+    values: np.ndarray
+    rows: np.ndarray
+
+
+def _compiled_piece(matrix: sparse.csr_matrix, job: ScanJob, start: int) -> _Piece:
+    # a canonical CSR block: checked as it is, then sorted gene-major by the kernel
+    counts, values, rows = gene_major(
+        matrix.indptr,
+        matrix.indices,
+        matrix.data,
+        job.position,
+        len(job.columns),
+        spill_row_dtype(job.block_rows),
+    )
+    return _Piece(block_faults(matrix, start), dtype_traits(values), counts, values, rows)
+
+
+def _scipy_piece(block: Any, job: ScanJob, start: int) -> _Piece:
+    # any other block: made canonical CSC by scipy (the order duplicates are summed in)
+    matrix = canonical_block(block)
+    faults = block_faults(matrix, start)
+    exported = matrix if job.every_column else matrix[:, job.columns]
+    del matrix
+    traits = dtype_traits(exported.data)
+    underflow = float32_underflow(exported.data)
+    if underflow is not None:
+        # not whole numbers, so X is float32, where they are zero: no stored value
+        exported.data[underflow] = 0
+        exported.eliminate_zeros()
+    rows = exported.indices.astype(spill_row_dtype(job.block_rows))
+    return _Piece(faults, traits, np.diff(exported.indptr), exported.data, rows)
+
+
+def _is_canonical_csr(block: Any) -> bool:
+    # sorted, unique columns in every row and no value that float32 turns into zero: then
+    # the compiled path (value types numba handles) gives what scipy's canonical CSC gives
+    return (
+        block.format == "csr"
+        and block.dtype.kind in "biuf"
+        and block.dtype.itemsize <= 8
+        and block.dtype != np.float16
+        and bool(block.has_canonical_format)
+        and float32_underflow(block.data) is None
+    )
 
 
 def scan_block(job: ScanJob, block: int) -> BlockScan:
@@ -271,23 +352,16 @@ def scan_block(job: ScanJob, block: int) -> BlockScan:
         Per-gene counts, the spill's value type and the value checks.
     """
     start, stop = job.grid.bounds(block)
-    shape = (stop - start, job.n_input_genes)
-    matrix = canonical_block(job.read_block(start, stop), shape, job.label)
-    faults = block_faults(matrix, start)
-    exported = select_columns(matrix, job.columns, job.every_column)
-    del matrix
-    traits = dtype_traits(exported.data)
-    underflow = float32_underflow(exported.data)
-    if underflow is not None:
-        # not whole numbers, so X is float32, where they are zero: no stored value
-        exported.data[underflow] = 0
-        exported.eliminate_zeros()
-    counts = np.diff(exported.indptr).astype(np.int32)
-    if not faults.count:
-        rows = exported.indices.astype(index_dtype(job.n_cells))
-        rows += start
-        write_spill(job.spill_dir, block, exported.data, rows)
-    return BlockScan(block, counts, exported.data.dtype.str, faults, traits)
+    read = _as_sparse(job.read_block(start, stop), (stop - start, job.n_input_genes), job.label)
+    if _is_canonical_csr(read):
+        piece = _compiled_piece(sparse.csr_matrix(read), job, start)
+    else:
+        piece = _scipy_piece(read, job, start)
+    del read
+    if not piece.faults.count:
+        write_spill(job.spill_dir, block, piece.values, piece.rows)
+    counts = piece.counts.astype(np.int32)
+    return BlockScan(block, counts, piece.values.dtype.str, piece.faults, piece.traits)
 
 
 @dataclass(frozen=True, eq=False)
@@ -462,8 +536,12 @@ class SpillLayout:
         Folder of the spill files.
     value_dtypes, entries
         Each block's spilled value type and entry count.
+    block_rows
+        Rows per block (block ``b``'s spilled rows count from ``b * block_rows``).
+    row_dtype
+        Type of the spilled rows (:func:`spill_row_dtype`).
     index_dtype, stored_dtype
-        Types of ``X/indices`` (also the spill's row type) and ``X/data``.
+        Types of ``X/indices`` and ``X/data``.
     chunk_elements
         Values per chunk.
     """
@@ -471,6 +549,8 @@ class SpillLayout:
     spill_dir: str
     value_dtypes: tuple[str, ...]
     entries: tuple[int, ...]
+    block_rows: int
+    row_dtype: str
     index_dtype: str
     stored_dtype: str
     chunk_elements: int
@@ -563,6 +643,8 @@ def plan_assembly(
         spill_dir=scan.spill_dir,
         value_dtypes=scan.value_dtypes,
         entries=tuple(int(n) for n in scan.counts.sum(axis=1, dtype=np.int64)),
+        block_rows=scan.block_rows,
+        row_dtype=spill_row_dtype(scan.block_rows).str,
         index_dtype=index.str,
         stored_dtype=dtype.str,
         chunk_elements=chunk_elements,
@@ -598,7 +680,7 @@ def plan_assembly(
 # =============================================================================
 
 
-def block_placement(group: Group, block: int, before: np.ndarray) -> tuple[int, np.ndarray]:
+def block_runs(group: Group, block: int, before: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     """Where one block's entries of a group come from and go (pure).
 
     Parameters
@@ -612,24 +694,18 @@ def block_placement(group: Group, block: int, before: np.ndarray) -> tuple[int, 
 
     Returns
     -------
-    spill_start, destinations
-        The block's entries ``spill_start : spill_start + len(destinations)`` of its spill
-        go to the group's positions ``destinations`` (int64, relative to ``group.start``).
-        Only the first and last gene can be cut by the group's bounds, so the entries
-        are one contiguous range of the spill.
+    spill_start, starts, lengths
+        The block's spill entries from ``spill_start`` on, ``lengths.sum()`` of them, are
+        runs of ``lengths[j]`` entries (one per gene of the group, in gene order) that go
+        to the group's positions ``starts[j]:starts[j] + lengths[j]`` (relative to
+        ``group.start``). Only the first and last gene can be cut by the group's bounds,
+        so the entries are one contiguous range of the spill.
     """
     counts = group.counts[block].astype(np.int64)
     at = group.gene_starts + before  # where this block's entries of each gene begin
     low = np.clip(group.start - at, 0, counts)
-    high = np.clip(group.stop - at, 0, counts)
-    taken = high - low
-    if not taken.any():
-        return int(group.spill_starts[block]), np.empty(0, dtype=np.int64)
-    ends = np.cumsum(taken)
-    shift = at + low - group.start - (ends - taken)
-    destinations = np.repeat(shift, taken)
-    destinations += np.arange(int(ends[-1]), dtype=np.int64)
-    return int(group.spill_starts[block] + low[0]), destinations
+    lengths = np.clip(group.stop - at, 0, counts) - low
+    return int(group.spill_starts[block] + low[0]), at + low - group.start, lengths
 
 
 def assemble_group(layout: SpillLayout, group: Group) -> Iterator[Chunk]:
@@ -644,20 +720,23 @@ def assemble_group(layout: SpillLayout, group: Group) -> Iterator[Chunk]:
     rows = np.empty(n, dtype=np.dtype(layout.index_dtype))
     before = np.zeros(len(group.gene_starts), dtype=np.int64)
     for block in range(layout.n_blocks):
-        spill_start, destinations = block_placement(group, block, before)
+        spill_start, starts, lengths = block_runs(group, block, before)
         before += group.counts[block]
-        if destinations.size:
+        taken = int(lengths.sum())
+        if taken:
             block_values, block_rows = read_spill(
                 layout.spill_dir,
                 block,
                 layout.value_dtypes[block],
-                layout.index_dtype,
+                layout.row_dtype,
                 layout.entries[block],
                 spill_start,
-                spill_start + destinations.size,
+                spill_start + taken,
             )
-            values[destinations] = block_values
-            rows[destinations] = block_rows
+            # numpy converts (as upstream's astype does); the kernel only moves values
+            block_values = block_values.astype(values.dtype, copy=False)
+            first_row = rows.dtype.type(block * layout.block_rows)
+            place_runs(values, rows, block_values, block_rows, starts, lengths, first_row)
     for chunk, start, stop in group.chunk_bounds(layout.chunk_elements):
         yield ("X/data", (chunk,), values[start:stop])
         yield ("X/indices", (chunk,), rows[start:stop])

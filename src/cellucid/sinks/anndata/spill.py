@@ -3,8 +3,9 @@
 A block task of the scan (:func:`cellucid.sinks.anndata.csc.scan_block`) writes its block's
 stored values gene-major -- sorted by exported gene, then by cell -- to
 ``x-block-BBBBBB.bin``: first every value (in the block's own value type), then every
-cell index (global row, in the store's index type). An assembly task reads back any
-contiguous range of entries of any block, so it touches only its own share of each file.
+row (within the block: uint16 for blocks of at most 2^16 rows, else int32). An assembly
+task reads back any contiguous range of entries of any block, so it touches only its own
+share of each file.
 
 Files are written under a temporary name and renamed when complete, so a file with its
 final name is whole, and a retried task (a lost dask worker) simply writes it again. The
@@ -44,7 +45,7 @@ def write_spill(
     block
         The block's index in the grid of rows.
     values, rows
-        The block's stored values and their global cell indices, gene-major.
+        The block's stored values and their rows (within the block), gene-major.
     """
     if len(values) != len(rows):
         raise ValueError(f"{len(values)} values but {len(rows)} row indices.")
@@ -71,7 +72,7 @@ def read_spill(
     start: int,
     stop: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Entries ``start:stop`` of one block's spill: their values and their cell indices.
+    """Entries ``start:stop`` of one block's spill: their values and their rows.
 
     Parameters
     ----------
