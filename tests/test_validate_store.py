@@ -9,7 +9,6 @@ tampering is applied to a copy of each store kind it applies to.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -29,25 +28,11 @@ from cellucid.verify.store.context import Context
 from cellucid.verify.store.graph import check_graph
 from cellucid.verify.store.read import open_store
 
-sys.path.insert(0, str(Path(__file__).parent))
-import validate_store_builder as builder  # noqa: E402
+from . import validate_store_builder as builder
+from .reference095 import reference_python
 
-REPO = Path(__file__).resolve().parents[1]
 KINDS = ("zarr2", "zarr3", "zip2", "zip3", "h5ad")
 ZARR_KINDS = ("zarr2", "zarr3", "zip2", "zip3")
-
-
-def reference_python() -> Path | None:
-    """Upstream 0.9.5's interpreter: $CELLUCID_REFERENCE_PYTHON, /work/ref095, .venv-ref095."""
-    candidates = [
-        os.environ.get("CELLUCID_REFERENCE_PYTHON"),
-        "/work/ref095/bin/python",
-        str(REPO / ".venv-ref095" / "bin" / "python"),
-    ]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
-    return None
 
 
 UPSTREAM_SCRIPT = textwrap.dedent(
@@ -91,7 +76,7 @@ UPSTREAM_SCRIPT = textwrap.dedent(
 def upstream_stores(tmp_path_factory) -> dict[str, Path]:
     python = reference_python()
     if python is None:
-        pytest.skip("cellucid 0.9.5 reference interpreter not found")
+        pytest.skip("upstream cellucid 0.9.5 not found (tests/reference095.py)")
     root = tmp_path_factory.mktemp("upstream")
     subprocess.run(
         [str(python), "-c", UPSTREAM_SCRIPT, str(root)],
