@@ -1,4 +1,4 @@
-"""``cellucid validate EXPORT_DIR``: check an export folder against the format."""
+"""``cellucid validate PATH``: check an export folder, or a Cellucid-ready AnnData store."""
 
 from __future__ import annotations
 
@@ -11,14 +11,21 @@ def add_parser(subparsers: Any) -> None:
     """Register ``cellucid validate``."""
     p = subparsers.add_parser(
         "validate",
-        help="check an export folder against the Cellucid export format",
+        help="check an export folder, or a Cellucid-ready AnnData store (.zarr, .zarr.zip, .h5ad)",
         description=(
-            "Check every file an export's manifests name: existence, sizes, single-member "
-            "gzip, category codes, edges, file-name collisions and strict JSON. Exit code 0 "
-            "when valid, 1 when not, 2 when the folder is not an export."
+            "An export folder: check every file its manifests name (existence, sizes, "
+            "single-member gzip, category codes, edges, file-name collisions, strict JSON). "
+            "A Cellucid-ready AnnData store (.zarr, .zarr.zip, .h5ad): check it against the "
+            "contract of today's Cellucid web app (encodings, X as CSC, chunks, codecs, "
+            "consolidated metadata, uns['cellucid'], names, embeddings, graph). One line per "
+            "problem. Exit code 0 when valid, 1 when not, 2 when the path is neither."
         ),
     )
-    p.add_argument("export_dir", metavar="EXPORT_DIR", help="export folder to check")
+    p.add_argument(
+        "export_dir",
+        metavar="PATH",
+        help="export folder, or store (.zarr folder, .zarr.zip or .h5ad file) to check",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="print only problems")
     p.set_defaults(func=run)
 
