@@ -295,6 +295,23 @@ def test_stored_type(tmp_path, dtype, big, exported, stored):
     assert_matches(scan, plan, matrix, columns)
 
 
+@pytest.mark.parametrize("canonical", [False, True])
+@pytest.mark.parametrize("dtype", [np.bool_, np.int8, np.uint64, np.float32])
+def test_value_types(tmp_path, dtype, canonical):
+    # int8 duplicates wrap around as scipy sums them; booleans sum as "or"
+    rng = np.random.default_rng(18)
+    values = rng.integers(0, 100, 600).astype(dtype)
+    matrix = sparse.csr_matrix(
+        (values, rng.integers(0, 7, 600), np.arange(0, 601, 10)), shape=(60, 7)
+    )
+    if canonical:
+        matrix.sum_duplicates()
+    columns = np.array([6, 0, 3])
+    scan, plan = stream(matrix, columns, tmp_path, block_rows=16, chunk=10)
+    assert scan.dtype == np.float32
+    assert_matches(scan, plan, matrix, columns)
+
+
 def test_values_below_float32_are_dropped(tmp_path):
     matrix = sparse.csr_matrix(
         (np.array([1e-50, 3.0, -1e-46, 1e-40]), np.array([0, 1, 0, 2]), [0, 2, 4]), shape=(2, 3)

@@ -10,10 +10,12 @@ memory does not grow with the atlas:
    zeros dropped -- what ``scipy.sparse.csc_matrix`` of the whole input then
    ``sum_duplicates()`` and ``eliminate_zeros()`` give), its values checked, its exported
    genes selected in store order, and its entries written gene-major to a spill file
-   (:mod:`cellucid.sinks.anndata.spill`). Each task returns its per-gene counts and small
-   check records; together they give ``indptr`` and the stored value type
-   (:class:`ScanResult`), or refuse the matrix (:class:`ExpressionValuesError`) before
-   anything is written.
+   (:mod:`cellucid.sinks.anndata.spill`). A block that is already canonical CSR (the
+   common case: sorted, unique columns) is sorted by a compiled counting sort
+   (:mod:`cellucid.sinks.anndata.csc_kernels`); any other goes through scipy. Each task
+   returns its per-gene counts and small check records; together they give ``indptr`` and
+   the stored value type (:class:`ScanResult`), or refuse the matrix
+   (:class:`ExpressionValuesError`) before anything is written.
 2. **Assembly** (:func:`plan_assembly`, then one task per :class:`Group`): the CSC
    positions are split into groups of whole chunks. A group reads from each block's spill
    only the entries that land in it, places them (gene ``g``'s entries of block ``b`` follow
@@ -24,9 +26,22 @@ scheduler, so every run writes the same bytes. Tasks are module-level functions 
 :func:`functools.partial` over frozen dataclasses: they pickle, and may run on a
 ``dask.distributed`` cluster whose workers share the spill folder.
 
-Memory of one task: a scan task holds its block about twice (as read, and gene-major;
-:data:`BLOCK_BYTES` of stored values and indices each); an assembly task holds its group's
-values and indices (:data:`GROUP_BYTES`) plus one block's share of them at a time.
+In one process (the lead's writer takes the chunks)::
+
+    scan = scan_sparse(n_cells, n_input_genes, columns, read_block, spill_dir, run_tasks)
+    try:
+        for path, index, values in iter_chunks(plan_assembly(scan)):
+            write_chunk(path, index, values)  # "X/data" or "X/indices", (k,), 1-D array
+    finally:
+        remove_spill(spill_dir)
+
+or, on workers, ``run_tasks(assembly_tasks(plan, emit=picklable_chunk_writer))``.
+
+Memory of one task, flat in the atlas size: a scan task holds its block as read (about
+:data:`BLOCK_BYTES` of values and column indices) and its gene-major copy (values and
+two-byte rows); an assembly task holds its group's values and indices (about
+:data:`GROUP_BYTES`) plus one block's share of them at a time. The caller holds per-gene
+vectors and a (blocks x genes) int32 table of counts.
 """
 
 from __future__ import annotations
