@@ -50,6 +50,7 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial, reduce
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -505,8 +506,9 @@ def scan_sparse(
         ``read_block(start, stop)``: rows ``[start, stop)`` with all input columns, as a
         scipy sparse matrix (CSR preferred) or a dense array. Picklable for a cluster.
     spill_dir
-        Folder for the spill files; the caller removes it
-        (:func:`cellucid.sinks.anndata.spill.remove_spill`) after assembly or refusal.
+        Folder for the spill files, created here (with its parents) when missing; the
+        caller removes it (:func:`cellucid.sinks.anndata.spill.remove_spill`) after
+        assembly or refusal.
     run_tasks
         Executor: runs a list of picklable callables, returns their results in order.
     block_rows
@@ -533,6 +535,9 @@ def scan_sparse(
     job = ScanJob(
         n_cells, n_input_genes, columns, read_block, int(block_rows), str(spill_dir), label
     )
+    # here, not in the tasks: a task still running after its run was stopped and the folder
+    # removed (a cluster worker cannot be interrupted) must not create it again
+    Path(spill_dir).mkdir(parents=True, exist_ok=True)
     return combine_scans(job, run_tasks(scan_tasks(job)))
 
 

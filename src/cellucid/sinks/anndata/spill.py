@@ -41,7 +41,8 @@ def write_spill(
     Parameters
     ----------
     spill_dir
-        The run's spill folder (created when missing).
+        The run's spill folder, which must exist: a task never creates it, so one still
+        running after its run removed the folder fails instead of leaving it behind.
     block
         The block's index in the grid of rows.
     values, rows
@@ -50,7 +51,6 @@ def write_spill(
     if len(values) != len(rows):
         raise ValueError(f"{len(values)} values but {len(rows)} row indices.")
     folder = Path(spill_dir)
-    folder.mkdir(parents=True, exist_ok=True)
     final = spill_path(folder, block)
     handle, temporary = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=folder)
     try:
