@@ -20,6 +20,7 @@ from cellucid.report import Reporter
 from cellucid.sinks.folder.binary_files import write_binary
 from cellucid.sinks.folder.layouts import Layout, get_layout
 from cellucid.sinks.folder.plan.types import ExportPlan
+from cellucid.sinks.folder.results import SectionResults
 from cellucid.sinks.folder.state import ExportRecord, write_record
 
 SPILL_DIRNAME = ".cellucid-spill"
@@ -40,7 +41,9 @@ class RunContext:
     progress: bool
     #: the export record as written at the start; sections may complete its checksums
     record: ExportRecord | None = None
-    results: dict[str, Any] = field(default_factory=dict)
+    results: SectionResults = field(default_factory=SectionResults)
+    #: wall seconds per section and phase, added up (see :meth:`phase`)
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def out(self) -> Path:
@@ -89,12 +92,11 @@ class RunContext:
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
-        """Time a phase: seconds add up in ``results["timings"]`` and go to the engine log."""
+        """Time a phase: seconds add up in :attr:`timings` and go to the engine log."""
         start = time.perf_counter()
         try:
             yield
         finally:
             seconds = time.perf_counter() - start
-            timings = self.results.setdefault("timings", {})
-            timings[name] = timings.get(name, 0.0) + seconds
+            self.timings[name] = self.timings.get(name, 0.0) + seconds
             LOG.info("section %s: %.2f s", name, seconds)

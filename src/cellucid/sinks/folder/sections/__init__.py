@@ -89,7 +89,7 @@ def run_sections(context: RunContext) -> None:
     before the gene blocks leave a core mostly idle. An early-view run waits for it
     before its manifests (they need the edges), which come before the gene files; any
     other run waits only before the manifests and the identity, last. Each section's wall
-    time goes to ``context.results["timings"]`` and to the ``cellucid.engine`` logger
+    time goes to ``context.timings`` and to the ``cellucid.engine`` logger
     (the benchmarks read it to report time per phase).
     """
     held = dict((name, w) for name, w in writers() if name in _LATE + _BESIDE)

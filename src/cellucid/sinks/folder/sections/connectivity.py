@@ -43,4 +43,4 @@ def write_connectivity(ctx: RunContext) -> None:
         f"{count(summary.max_neighbors, 'neighbor')}/cell, {edges.index_dtype}) "
         f"to {ctx.out / edges.dirname}"
     )
-    ctx.results["edges"] = summary
+    ctx.results.edges = summary

@@ -28,6 +28,7 @@ from cellucid.sinks.folder.gene_spill import (
     open_spill,
     remove_spill,
 )
+from cellucid.sinks.folder.results import GeneRanges
 from cellucid.sinks.folder.sections.registry import section
 
 
@@ -38,7 +39,7 @@ def write_genes(ctx: RunContext) -> None:
 
 
 def plan_gene_fields(ctx: RunContext) -> None:
-    """Pass one: each gene's range, and the var manifest's entries in ``results["genes"]``.
+    """Pass one: each gene's range and the var manifest's entries (``results.genes``).
 
     Split from :func:`write_gene_files` so that an early-view run can publish the manifests
     and the identity before the (slow) gene files are written.
@@ -52,21 +53,21 @@ def plan_gene_fields(ctx: RunContext) -> None:
     if ctx.plan.settings.var_quantization is not None and genes.ids:
         with ctx.phase("genes.ranges"):
             lo, hi = _ranges(ctx, matrix, piece_cells)
-    ctx.results["gene_work"] = (matrix, piece_cells, lo, hi)
-    ctx.results["genes"] = [
+    entries = tuple(
         ctx.layout.gene_entry(
             i, gene, None if lo is None else float(lo[i]), None if hi is None else float(hi[i])
         )
         for i, gene in enumerate(genes.ids)
-    ]
+    )
+    ctx.results.genes = GeneRanges(matrix, piece_cells, lo, hi, entries)
 
 
 def write_gene_files(ctx: RunContext) -> None:
     """Pass two: the files of the genes :func:`plan_gene_fields` planned."""
-    genes, work = ctx.plan.genes, ctx.results.pop("gene_work", None)
+    genes, work = ctx.plan.genes, ctx.results.genes
     if genes is None or work is None:
         return
-    matrix, piece_cells, lo, hi = work
+    matrix, piece_cells, lo, hi = work.matrix, work.piece_cells, work.lo, work.hi
     todo = np.array(
         [i for i, r in enumerate(genes.paths) if not ctx.keep(r, "gene")], dtype=np.int64
     )

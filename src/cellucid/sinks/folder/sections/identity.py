@@ -27,7 +27,7 @@ def write_identity(ctx: RunContext) -> None:
     name = s.dataset_name or ctx.out.resolve().name
     obs_fields = _obs_fields(ctx)
     n_categorical = sum(1 for f in obs_fields if f["kind"] == "category")
-    edges = ctx.results.get("edges")
+    edges = ctx.results.edges
     n_exported = len(plan.genes.ids) if plan.genes is not None else 0
     vector_files = {v.field_id: dict(zip(v.dims, v.paths, strict=True)) for v in plan.vectors}
     identity = manifests.dataset_identity(

@@ -20,9 +20,9 @@ def write_manifests(ctx: RunContext) -> None:
 
 def _obs_manifest(ctx: RunContext) -> None:
     s, plan = ctx.plan.settings, ctx.plan
-    entries = ctx.results["obs"]
-    continuous = [e for f, e in entries if f.kind == "continuous"]
-    categorical = [e for f, e in entries if f.kind == "categorical"]
+    obs = ctx.results.obs
+    continuous, categorical = list(obs.continuous), list(obs.categorical)
+    n_fields = len(continuous) + len(categorical)
     document = manifests.obs_manifest(
         n_points=ctx.inputs.n_cells,
         centroid_outlier_quantile=s.centroid_outlier_quantile,
@@ -34,7 +34,7 @@ def _obs_manifest(ctx: RunContext) -> None:
     )
     write_text(ctx.out / plan.obs_manifest, manifests.to_json(document))
     ctx.say(
-        f"✓ Wrote obs manifest ({count(len(entries), 'field')}: {len(continuous):,} continuous, "
+        f"✓ Wrote obs manifest ({count(n_fields, 'field')}: {len(continuous):,} continuous, "
         f"{len(categorical):,} categorical) to {ctx.out / plan.obs_manifest} with binaries in "
         f"{s.obs_binary_dirname}/"
     )
@@ -42,7 +42,7 @@ def _obs_manifest(ctx: RunContext) -> None:
 
 def _var_manifest(ctx: RunContext) -> None:
     s, genes = ctx.plan.settings, ctx.plan.genes
-    fields = ctx.results["genes"]
+    fields = list(ctx.results.genes.entries)
     document = manifests.var_manifest(
         n_points=ctx.inputs.n_cells,
         var_gene_id_column=ctx.layout.var_gene_id_column(s.var_gene_id_column),
@@ -60,7 +60,7 @@ def _var_manifest(ctx: RunContext) -> None:
 
 
 def _connectivity_manifest(ctx: RunContext) -> None:
-    edges, summary = ctx.plan.edges, ctx.results["edges"]
+    edges, summary = ctx.plan.edges, ctx.results.edges
     document = manifests.connectivity_manifest(
         n_cells=ctx.inputs.n_cells,
         n_edges=summary.n_edges,

@@ -12,6 +12,7 @@ from cellucid.progress import dask_bar
 from cellucid.sinks.folder.context import RunContext
 from cellucid.sinks.folder.format.quantize import Range, encode_values, valid_extrema
 from cellucid.sinks.folder.plan.types import ObsFieldPlan
+from cellucid.sinks.folder.results import ObsEntries
 from cellucid.sinks.folder.sections.registry import section
 
 
@@ -24,15 +25,16 @@ def write_obs(ctx: RunContext) -> None:
         means = centroid_math.latent_means(ctx.inputs.latent, fields)
         distances = centroid_math.latent_distances(ctx.inputs.latent, fields, means)
     distance_of = {c.key: d for c, d in zip(categorical, distances, strict=True)}
-    entries: list[tuple[ObsFieldPlan, list[Any]]] = []
+    continuous: list[list[Any]] = []
+    categorical_entries: list[list[Any]] = []
     for plan in ctx.plan.obs:
         column = columns[plan.key]
         if isinstance(column, CategoricalColumn):
-            entries.append((plan, _categorical(ctx, plan, column, distance_of[plan.key])))
+            categorical_entries.append(_categorical(ctx, plan, column, distance_of[plan.key]))
         else:
-            entries.append((plan, _continuous(ctx, plan, column)))
+            continuous.append(_continuous(ctx, plan, column))
     ctx.reporter.flush_skips("obs", f"{ctx.plan.settings.obs_binary_dirname}/")
-    ctx.results["obs"] = entries
+    ctx.results.obs = ObsEntries(tuple(continuous), tuple(categorical_entries))
 
 
 def _bits(ctx: RunContext) -> int | None:
@@ -64,7 +66,7 @@ def _categorical(
     if not ctx.keep(outliers_path, "obs"):
         ctx.write(outliers_path, encode_values(quantiles, value_range, bits))
     names = [layout.category_value(v) for v in (column.values or column.categories)]
-    points = ctx.results["points"]
+    points = ctx.results.points.points
     by_dim = {
         str(d): centroid_math.centroids(
             points[d],

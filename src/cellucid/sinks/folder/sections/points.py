@@ -8,6 +8,7 @@ from cellucid.progress import dask_bar
 from cellucid.report import count
 from cellucid.sinks.folder.context import RunContext
 from cellucid.sinks.folder.embeddings import fit_normalizations, normalize
+from cellucid.sinks.folder.results import Points
 from cellucid.sinks.folder.sections.registry import section
 
 
@@ -15,12 +16,11 @@ from cellucid.sinks.folder.sections.registry import section
 def write_points(ctx: RunContext) -> None:
     with dask_bar("embeddings: pass one (ranges)", ctx.progress):
         norms = fit_normalizations(ctx.inputs.embeddings)
-    ctx.results["norms"] = norms
     _summary(ctx, norms)
     points = {
         d: normalize(np.asarray(x.compute()), norms[d]) for d, x in ctx.inputs.embeddings.items()
     }
-    ctx.results["points"] = points
+    ctx.results.points = Points(norms, points)
     for d, relative in ctx.plan.points:
         if not ctx.keep(relative, "points"):
             ctx.write(relative, points[d])

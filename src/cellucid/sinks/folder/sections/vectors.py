@@ -11,7 +11,7 @@ from cellucid.sinks.folder.sections.registry import section
 
 @section("vectors", order=20)
 def write_vectors(ctx: RunContext) -> None:
-    norms = ctx.results["norms"]
+    norms = ctx.results.points.norms
     for vector in ctx.plan.vectors:
         for d in vector.skipped_dims:
             ctx.say(
