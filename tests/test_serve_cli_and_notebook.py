@@ -115,9 +115,12 @@ def test_quickstart_notebook_shows_the_viewer(tmp_path, monkeypatch):
     assert (tmp_path / "exports" / "demo" / "dataset_identity.json").exists()
 
 
-def test_show_outside_jupyter_and_behind_a_proxy(export, monkeypatch, capsys):
+def test_show_outside_jupyter_and_behind_a_proxy(export, monkeypatch, capsys, tmp_path):
     from cellucid import show
 
+    # show() looks for the viewer build as it starts: offline here, and no real cache touched
+    monkeypatch.setenv("CELLUCID_WEB_SOURCE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("CELLUCID_WEB_CACHE_DIR", str(tmp_path / "cache"))
     viewer = show(export)
     try:
         port = viewer.server.port

@@ -11,12 +11,11 @@ with the same options opens the finished export again, without exporting.
 from __future__ import annotations
 
 import shutil
-import webbrowser
 from pathlib import Path
 from typing import Any
 
 from cellucid.errors import ExportMismatchError
-from cellucid.notebook.show import _RUNNING, NotebookViewer, display_viewer
+from cellucid.notebook.show import NotebookViewer, display_viewer
 from cellucid.serving.background import BackgroundExport
 from cellucid.serving.exportcache import (
     cache_key,
@@ -25,6 +24,7 @@ from cellucid.serving.exportcache import (
     prune_export_cache,
 )
 from cellucid.serving.server import CellucidServer
+from cellucid.serving.start import start_server
 
 VIEWABLE_TIMEOUT = None  # wait as long as the export needs to write its identity
 
@@ -81,15 +81,19 @@ def start_cached_export(data: Any, **options: Any) -> BackgroundExport:
     return BackgroundExport(folder, export)
 
 
-def _server_for(
+def cached_server(
     data: Any, port: int, host: str, quiet: bool, server_options: dict, options: dict
-) -> tuple[CellucidServer, BackgroundExport]:
+) -> CellucidServer:
+    """A server (not started) of the cached export of ``data``, once the viewer can open it.
+
+    ``options`` are :func:`start_cached_export`'s, ``server_options`` further
+    :class:`CellucidServer` arguments.
+    """
     job = start_cached_export(data, **options)
     job.wait_viewable(VIEWABLE_TIMEOUT)
-    server = CellucidServer(
+    return CellucidServer(
         job.folder, port, host, quiet=quiet, pending=None if job.done else job, **server_options
     )
-    return server, job
 
 
 def serve_anndata(
@@ -118,7 +122,8 @@ def serve_anndata(
     open_browser
         Open the viewer in the default browser.
     quiet
-        Print no banner. The export itself prints nothing (it runs in the background).
+        Print no banner (a viewer build that cannot be downloaded is still reported, on
+        stderr). The export itself prints nothing (it runs in the background).
     block
         Serve in this thread until Ctrl+C (the CLI); otherwise serve in the background and
         return the running server (``.stop()`` stops it).
@@ -136,18 +141,8 @@ def serve_anndata(
     """
     server_options = {"allowed_hosts": allowed_hosts, "web_source_url": web_source_url}
     options["quiet"] = True  # export messages from a background thread would garble the banner
-    server, _ = _server_for(data, port, host, quiet, server_options, options)
-    server._bind()
-    if not quiet:
-        print(server.banner(), flush=True)
-    if open_browser:
-        webbrowser.open(server.viewer_url)
-    if block:
-        server.serve_forever()
-    else:
-        server.start()
-        _RUNNING.append(server)
-    return server
+    server = cached_server(data, port, host, quiet, server_options, options)
+    return start_server(server, quiet=quiet, open_browser=open_browser, block=block)
 
 
 def show_anndata(
@@ -177,8 +172,6 @@ def show_anndata(
     NotebookViewer
         The viewer, with the hooks and commands of :func:`cellucid.show`.
     """
-    server_options = {"allowed_hosts": allowed_hosts}
-    server, _ = _server_for(data, 0, host, True, server_options, options)
-    server.start()
-    _RUNNING.append(server)
+    server = cached_server(data, 0, host, True, {"allowed_hosts": allowed_hosts}, options)
+    start_server(server, quiet=True)
     return display_viewer(NotebookViewer(server, height))

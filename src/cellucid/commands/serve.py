@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cellucid.commands import EXPORT_ERRORS
 from cellucid.commands.prepare import add_export_arguments, export_options
 
 
@@ -74,66 +76,70 @@ def run(args: argparse.Namespace) -> int:
     if path.exists() and is_anndata_path(path):
         return run_anndata(path, args)
     problem = describe_problem(path)
-    if problem is None:
-        try:
-            server = CellucidServer(
-                path,
-                args.port,
-                args.host,
-                quiet=args.quiet,
-                verbose=args.verbose,
-                allowed_hosts=args.allowed_host,
-                web_source_url=args.web_source_url,
-            )
-            server._bind()
-        except (OSError, ValueError) as error:
-            problem = str(error)
     if problem is not None:
         print(f"cellucid serve: error: {problem}", file=sys.stderr)
         return 1
-    if not args.quiet:
-        print(server.banner(), flush=True)
-    viewer_problem = server.viewer_problem()
-    if viewer_problem:
-        print(f"cellucid serve: warning: {viewer_problem}", file=sys.stderr, flush=True)
-    if not args.no_browser:
-        import webbrowser
-
-        webbrowser.open(server.viewer_url)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        if not args.quiet:
-            print("\nStopped.", flush=True)
-        return 130
-    return 0
+    options = server_options(args)
+    return serve_until_stopped(
+        args,
+        lambda: CellucidServer(path, args.port, args.host, quiet=args.quiet, **options),
+        errors=(OSError, ValueError),
+    )
 
 
 def run_anndata(path: Path, args: argparse.Namespace) -> int:
     """Serve a .h5ad file or Zarr store through the export cache until Ctrl+C."""
-    from cellucid.anndata_serve import serve_anndata
+    from cellucid.anndata_serve import cached_server
 
     if not args.quiet:
         print(f"Exporting {path} into the export cache (reused next time)...", flush=True)
     options = export_options(args)
-    options.pop("quiet")  # `--quiet` silences the banner; the export is always quiet here
+    options["quiet"] = True  # `--quiet` silences the banner; the export is always quiet here
+    return serve_until_stopped(
+        args,
+        lambda: cached_server(
+            path, args.port, args.host, args.quiet, server_options(args), options
+        ),
+        errors=EXPORT_ERRORS,
+    )
+
+
+def server_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`~cellucid.serving.server.CellucidServer` arguments of the flags."""
+    return {
+        "verbose": args.verbose,
+        "allowed_hosts": tuple(args.allowed_host),
+        "web_source_url": args.web_source_url,
+    }
+
+
+def serve_until_stopped(
+    args: argparse.Namespace,
+    make_server: Callable[[], Any],
+    errors: tuple[type[BaseException], ...],
+) -> int:
+    """Make the server, start it (:func:`cellucid.serving.start.start_server`) and serve
+    until Ctrl+C.
+
+    Returns the exit code: 0; 1 after one of ``errors`` (one line on stderr); 130 after
+    Ctrl+C.
+    """
+    from cellucid.serving.start import start_server
+
     try:
-        serve_anndata(
-            path,
-            args.port,
-            args.host,
-            open_browser=not args.no_browser,
+        server = make_server()
+        start_server(
+            server,
             quiet=args.quiet,
+            open_browser=not args.no_browser,
             block=True,
-            allowed_hosts=tuple(args.allowed_host),
-            web_source_url=args.web_source_url,
-            **options,
+            program="cellucid serve",
         )
     except KeyboardInterrupt:
         if not args.quiet:
             print("\nStopped.", flush=True)
         return 130
-    except (KeyError, ValueError, TypeError, NotImplementedError, OSError) as error:
+    except errors as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"cellucid serve: error: {message}", file=sys.stderr)
         return 1

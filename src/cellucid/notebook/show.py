@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 import os
 import sys
 from collections.abc import Iterable
@@ -13,16 +12,7 @@ from urllib.parse import urlencode
 from cellucid.notebook import bridge
 from cellucid.notebook.hooks import ViewerEvents
 from cellucid.serving.server import CellucidServer
-
-_RUNNING: list[CellucidServer] = []
-
-
-def _stop_all() -> None:
-    while _RUNNING:
-        _RUNNING.pop().stop()
-
-
-atexit.register(_stop_all)
+from cellucid.serving.start import start_server, stop_server
 
 
 def in_jupyter() -> bool:
@@ -134,9 +124,7 @@ class NotebookViewer(ViewerEvents):
         self.server.events.unregister(self.viewer_id)
         self.clear_hooks()
         if self.owns_server:
-            self.server.stop()
-            if self.server in _RUNNING:
-                _RUNNING.remove(self.server)
+            stop_server(self.server)
 
 
 def display_viewer(viewer: NotebookViewer) -> NotebookViewer:
@@ -162,6 +150,8 @@ def show(
     Starts a data server in the background on a free port; it stops at interpreter exit or
     with the returned object's ``stop()``. Behind jupyter-server-proxy (JupyterHub, or
     ``CELLUCID_JUPYTER_BASE_URL`` set) the iframe goes through ``<base_url>proxy/<port>/``.
+    When the viewer build is neither cached nor downloadable, the steps to bring it onto
+    this machine are printed on stderr.
 
     Parameters
     ----------
@@ -189,8 +179,6 @@ def show(
             "show() takes an export folder; for an AnnData or a .h5ad file use "
             "cellucid.show_anndata(...), or `cellucid serve atlas.h5ad` in a shell"
         )
-    server = CellucidServer(
-        data_dir, port=0, host=host, quiet=True, allowed_hosts=allowed_hosts
-    ).start()
-    _RUNNING.append(server)
+    server = CellucidServer(data_dir, port=0, host=host, quiet=True, allowed_hosts=allowed_hosts)
+    start_server(server, quiet=True)
     return display_viewer(NotebookViewer(server, height))

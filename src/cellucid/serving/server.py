@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import threading
-import webbrowser
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -191,16 +190,24 @@ class CellucidServer:
         return discover(self.data_dir)[1]
 
     # -- life cycle -------------------------------------------------------------------
-    def _bind(self) -> None:
+    def listen(self) -> CellucidServer:
+        """Bind the requested port, or the next free one, without serving yet; returns self.
+
+        Raises
+        ------
+        OSError
+            When no port is free (see :func:`bind`).
+        """
         if self._httpd is None:
             self._httpd = bind(self.host, self.requested_port)
             self._httpd.app = self
+        return self
 
     def start(self) -> CellucidServer:
         """Serve in a background thread; returns self."""
         if self._thread is not None:
             return self
-        self._bind()
+        self.listen()
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, name=f"cellucid-server-{self.port}", daemon=True
         )
@@ -220,7 +227,7 @@ class CellucidServer:
 
     def serve_forever(self) -> None:
         """Serve in this thread until interrupted (KeyboardInterrupt propagates)."""
-        self._bind()
+        self.listen()
         try:
             self._httpd.serve_forever()
         finally:
@@ -253,50 +260,3 @@ class CellucidServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def serve(
-    data_dir: str | Path,
-    port: int = 8765,
-    host: str = "127.0.0.1",
-    open_browser: bool = True,
-    quiet: bool = False,
-    allowed_hosts: Iterable[str] = (),
-    web_source_url: str | None = None,
-) -> None:
-    """Serve an export folder (or exports root) until Ctrl+C.
-
-    Parameters
-    ----------
-    data_dir
-        Export folder or folder of exports.
-    port
-        First port to try (busy ports move to the next free one); 0 picks any.
-    host
-        Interface to bind (default loopback only).
-    open_browser
-        Open the viewer in the default browser.
-    quiet
-        Print no banner.
-    allowed_hosts
-        Extra names accepted in the ``Host`` header (see :class:`CellucidServer`).
-    web_source_url
-        Where the pinned viewer build is fetched from.
-    """
-    server = CellucidServer(
-        data_dir,
-        port,
-        host,
-        quiet=quiet,
-        allowed_hosts=allowed_hosts,
-        web_source_url=web_source_url,
-    )
-    server._bind()
-    if not quiet:
-        print(server.banner(), flush=True)
-        problem = server.viewer_problem()
-        if problem:
-            print(problem, flush=True)
-    if open_browser:
-        webbrowser.open(server.viewer_url)
-    server.serve_forever()
