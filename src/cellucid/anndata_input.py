@@ -18,6 +18,12 @@ from typing import Any
 
 import pandas as pd
 
+from cellucid.anndata_store import (
+    output_format,
+    prepare_store,
+    refuse_folder_keywords,
+    refuse_store_keywords,
+)
 from cellucid.inputs.embedding_choice import choose_embedding_keys, choose_vector_fields
 from cellucid.options import front_door_values
 from cellucid.report import Reporter, count
@@ -237,6 +243,37 @@ def _vectors(
     return vectors
 
 
+#: prepare_anndata's own export-folder parameters, with the values that mean "not given"
+_FOLDER_PARAMETERS = {
+    "embedding_keys": (),
+    "embeddings": None,
+    "connectivities_key": "connectivities",
+    "layer": None,
+    "include_genes": True,
+    "include_vector_fields": True,
+    "vector_keys": None,
+}
+#: prepare_anndata's own parameters a store takes
+_STORE_PARAMETERS = ("latent_key", "obs_keys", "gene_identifiers")
+
+
+def _is_given(value: Any, default: Any) -> bool:
+    if default in ((), None) and not value:
+        return False  # an empty list or mapping asks for nothing (the CLI's defaults)
+    return not (value is default or value == default)
+
+
+def _store_keywords(named: dict[str, Any], store_format: str) -> dict[str, Any]:
+    """The store keywords of one prepare_anndata call (its folder keywords refused)."""
+    options = named["options"]
+    given = {k: named[k] for k, d in _FOLDER_PARAMETERS.items() if _is_given(named[k], d)}
+    refuse_folder_keywords(given | options, named["out_dir"], store_format)
+    keywords = {k: named[k] for k in _STORE_PARAMETERS if named[k] is not None}
+    if named["genes_file"] is not None:
+        keywords["gene_identifiers"] = read_gene_list(named["genes_file"])
+    return keywords | options
+
+
 def prepare_anndata(
     adata: Any,
     out_dir: str | Path | None = None,
@@ -252,10 +289,15 @@ def prepare_anndata(
     include_genes: bool = True,
     include_vector_fields: bool = True,
     vector_keys: Mapping[str, str] | None = None,
+    format: str | None = None,  # noqa: A002 - prepare()'s keyword
     quiet: bool = False,
     **options: Any,
 ) -> Path:
     """Export an AnnData, a ``.h5ad`` file (read backed) or an AnnData Zarr store.
+
+    To an export folder, or, when the output ends in ``.zarr``, ``.zarr.zip`` or ``.h5ad``,
+    to the Cellucid-ready store ``cellucid.prepare(out, format=..., data=adata)`` writes
+    (a path is opened lazily: X is streamed) (:mod:`cellucid.anndata_store`).
 
     Parameters
     ----------
@@ -263,7 +305,8 @@ def prepare_anndata(
         An ``anndata.AnnData`` (in memory or backed) or the path of a ``.h5ad`` file or
         a Zarr store.
     out_dir
-        Output folder (default ``exports`` under the current directory).
+        Output folder (default ``exports`` under the current directory), or the path of
+        a Cellucid-ready store: ``NAME.zarr``, ``NAME.zarr.zip`` or ``NAME.h5ad``.
     embedding_keys, embeddings
         Other obsm keys to export as embeddings by their width (``["X_tsne"]``, replacing
         a UMAP of that width with a warning), or the obsm key per dimension
@@ -280,38 +323,62 @@ def prepare_anndata(
     include_vector_fields, vector_keys
         Export obsm ``<field>_umap[_<d>d]`` entries as vector fields where the embedding is
         a UMAP; ``vector_keys`` names others, e.g. ``{"velocity_tsne": "velocity_umap_2d"}``.
+    format
+        ``"zarr"``, ``"zarr.zip"`` or ``"h5ad"`` for a store, ``"folder"`` for an export
+        folder; default: chosen by the output's name.
     quiet
         Print nothing but errors.
     **options
         Any other :func:`cellucid.prepare` option (compression, var_quantization, ...).
         Options not given take the front-door defaults of :mod:`cellucid.options` (gzip
-        level 6 and 8-bit genes), the same as the CLI's.
+        level 6 and 8-bit genes), the same as the CLI's. A store takes upstream 0.9.5's
+        keywords (dataset_id, dataset_name, citation_text, zarr_format, force, ...); its
+        dataset name defaults to the output's name, its id to the name in id form and its
+        latent space to ``X_pca`` or ``X_scvi``, unless ``uns['cellucid']`` holds them.
 
     Returns
     -------
     pathlib.Path
-        The export folder.
+        The export folder or the store.
     """
+    named = dict(locals())
+    store_format = output_format(out_dir, format)
+    if store_format is not None:
+        keywords = _store_keywords(named, store_format)
+        return prepare_store(adata, out_dir, store_format, keywords, quiet=quiet)
+    refuse_store_keywords(options)
+    return _export_folder(named)
+
+
+def _export_folder(named: dict[str, Any]) -> Path:
+    """prepare_anndata to an export folder (``named``: its arguments by name)."""
     from cellucid.checks.paths import check_out_dir
     from cellucid.exporter import prepare
 
+    out_dir, quiet, gene_identifiers = named["out_dir"], named["quiet"], named["gene_identifiers"]
     check_out_dir(out_dir)
-    parts, reporter = load_parts(adata), Reporter(quiet)
-    chosen, latent = choose_embeddings(parts, embedding_keys, latent_key, reporter, embeddings)
-    matrix = choose_matrix(parts, layer) if include_genes else None
-    if genes_file is not None:
-        gene_identifiers = read_gene_list(genes_file)
-    vectors = _vectors(parts, chosen, vector_keys, reporter) if include_vector_fields else {}
+    parts, reporter = load_parts(named["adata"]), Reporter(quiet)
+    chosen, latent = choose_embeddings(
+        parts, named["embedding_keys"], named["latent_key"], reporter, named["embeddings"]
+    )
+    matrix = choose_matrix(parts, named["layer"]) if named["include_genes"] else None
+    if named["genes_file"] is not None:
+        gene_identifiers = read_gene_list(named["genes_file"])
+    vectors = (
+        _vectors(parts, chosen, named["vector_keys"], reporter)
+        if named["include_vector_fields"]
+        else {}
+    )
     return prepare(
         latent_space=parts.obsm[latent],
         obs=parts.obs,
         var=parts.var if matrix is not None else None,
         gene_expression=matrix,
         gene_identifiers=gene_identifiers,
-        connectivities=choose_graph(parts, connectivities_key),
+        connectivities=choose_graph(parts, named["connectivities_key"]),
         out_dir=out_dir,
-        obs_keys=obs_keys,
+        obs_keys=named["obs_keys"],
         vector_fields=vectors or None,
         **{f"X_umap_{d}d": parts.obsm[k] for d, k in chosen.items()},
-        **front_door_values(options | {"quiet": quiet}),
+        **front_door_values(named["options"] | {"quiet": quiet}),
     )
