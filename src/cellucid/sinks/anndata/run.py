@@ -13,17 +13,14 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import dask
-
 from cellucid.engine.files import RUN_TOKEN, TEMP_MARKER
-from cellucid.engine.runner import active_client, run_tasks
 from cellucid.sinks.anndata.arguments import StoreRequest, StoreTarget, check_request
 from cellucid.sinks.anndata.build import build_content
 from cellucid.sinks.anndata.content import DenseX, SparseX
@@ -31,11 +28,8 @@ from cellucid.sinks.anndata.csc import Chunk, assembly_tasks, plan_assembly, sca
 from cellucid.sinks.anndata.dense import dense_tasks, scan_dense
 from cellucid.sinks.anndata.expression import ExpressionSource
 from cellucid.sinks.anndata.readers import block_reader, strip_reader
+from cellucid.sinks.anndata.tasks import in_order, run_all
 from cellucid.sinks.anndata.writers import write_store
-
-#: Assembly tasks in flight beyond one per core: enough to keep every core busy while the
-#: writer drains a finished group, few enough that memory stays a few groups.
-TASKS_AHEAD = 1
 
 
 def container_of(target: StoreTarget) -> str:
@@ -43,37 +37,6 @@ def container_of(target: StoreTarget) -> str:
     if target.kind == "h5ad":
         return "h5ad"
     return "zarr.zip" if target.zipped else "zarr"
-
-
-def _executor(progress: bool, desc: str) -> Callable[[list[Callable[[], Any]]], list[Any]]:
-    """Runs picklable tasks on the engine's runner (a Client's cluster, or local threads)."""
-
-    def run(tasks: list[Callable[[], Any]]) -> list[Any]:
-        delayed = [dask.delayed(task, pure=False)() for task in tasks]
-        return run_tasks(delayed, desc=desc, progress=progress, unit=" blocks")
-
-    return run
-
-
-def _in_order(tasks: list[Callable[[], list[Chunk]]]) -> Iterator[Chunk]:
-    """Each task's chunks, task after task, with a bounded window of tasks running ahead."""
-    window = (os.cpu_count() or 1) + TASKS_AHEAD
-    client = active_client()
-    if client is not None:
-        futures = [client.submit(task, pure=False) for task in tasks[:window]]
-        for at in range(len(tasks)):
-            if at + window < len(tasks):
-                futures.append(client.submit(tasks[at + window], pure=False))
-            yield from futures[at].result()
-            futures[at] = None
-        return
-    with ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="cellucid-csc") as pool:
-        pending = [pool.submit(task) for task in tasks[:window]]
-        for at in range(len(tasks)):
-            if at + window < len(tasks):
-                pending.append(pool.submit(tasks[at + window]))
-            yield from pending[at].result()
-            pending[at] = None
 
 
 def scan_x(
@@ -94,14 +57,15 @@ def scan_x(
             source.columns,
             block_reader(source),
             spill_dir,
-            _executor(progress, "X: scan"),
+            partial(run_all, desc="X: scan", progress=progress),
         )
         x = SparseX((n_cells, source.n_genes), scan.indptr, scan.dtype)
-        return x, _in_order(assembly_tasks(plan_assembly(scan)))
+        return x, in_order(assembly_tasks(plan_assembly(scan)))
     read = strip_reader(source)
-    plan = scan_dense(n_cells, n_input, source.columns, read, _executor(progress, "X: checks"))
+    checks = partial(run_all, desc="X: checks", progress=progress)
+    plan = scan_dense(n_cells, n_input, source.columns, read, checks)
     x = DenseX((n_cells, source.n_genes), plan.dtype)
-    return x, _in_order(dense_tasks(plan, read))
+    return x, in_order(dense_tasks(plan, read))
 
 
 def _remove(path: Path) -> None:
@@ -132,6 +96,24 @@ def _place(staging: Path, target: Path) -> None:
     _remove(old)
 
 
+def _make_folder(folder: Path) -> list[Path]:
+    """Create ``folder`` with its missing parents; returns those created, deepest first."""
+    missing = []
+    at = folder
+    while not (at.exists() or at.is_symlink()) and at.parent != at:
+        missing.append(at)
+        at = at.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def _close(chunks: Iterable[Chunk] | None) -> None:
+    """Stop a chunk stream the writer left unfinished (its tasks cancelled, see tasks.in_order)."""
+    close = getattr(chunks, "close", None)
+    if callable(close):
+        close()
+
+
 def write_anndata_store(
     request: StoreRequest, *, progress: bool = False, quiet: bool = False
 ) -> Path:
@@ -154,10 +136,11 @@ def write_anndata_store(
     target = check_request(request)
     started = time.perf_counter()
     content, source = build_content(request, note=None if quiet else print)
-    target.path.parent.mkdir(parents=True, exist_ok=True)
+    created = _make_folder(target.path.parent)
     staging, spill = _sibling(target.path, "store"), _sibling(target.path, "spill")
+    chunks: Iterable[Chunk] | None = None
+    placed = False
     try:
-        chunks: Iterable[Chunk] | None = None
         if source is not None:
             spill.mkdir()
             x, chunks = scan_x(source, spill, progress)
@@ -166,11 +149,16 @@ def write_anndata_store(
             staging, container_of(target), content, chunks, zarr_format=target.zarr_format or 2
         )
         _place(staging, target.path)
+        placed = True
     finally:
+        _close(chunks)  # before the spill goes: no assembly task may still read it
         for leftover in (staging, spill, staging.with_name(staging.name + ".zarr")):
             _remove(leftover)
         if source is not None:
             source.close()
+        for folder in created if not placed else ():  # a failed run leaves no new folder
+            with suppress(OSError):
+                folder.rmdir()
     if not quiet:
         print(_summary(target, content, time.perf_counter() - started))
     return target.path
