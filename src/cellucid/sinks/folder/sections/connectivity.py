@@ -8,10 +8,8 @@ from cellucid.progress import dask_bar
 from cellucid.report import count
 from cellucid.sinks.folder.context import RunContext
 from cellucid.sinks.folder.edges import summarize_edge_files, write_edges
-from cellucid.sinks.folder.sections.registry import section
 
 
-@section("connectivity", order=50)
 def write_connectivity(ctx: RunContext) -> None:
     edges = ctx.plan.edges
     if edges is None:

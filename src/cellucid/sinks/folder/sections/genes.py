@@ -29,13 +29,6 @@ from cellucid.sinks.folder.gene_spill import (
     remove_spill,
 )
 from cellucid.sinks.folder.results import GeneRanges
-from cellucid.sinks.folder.sections.registry import section
-
-
-@section("genes", order=40)
-def write_genes(ctx: RunContext) -> None:
-    plan_gene_fields(ctx)
-    write_gene_files(ctx)
 
 
 def plan_gene_fields(ctx: RunContext) -> None:

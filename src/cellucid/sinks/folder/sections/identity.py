@@ -11,7 +11,6 @@ from cellucid.engine.files import write_text
 from cellucid.sinks.folder.context import RunContext
 from cellucid.sinks.folder.format import manifests
 from cellucid.sinks.folder.format.naming import safe_name
-from cellucid.sinks.folder.sections.registry import section
 
 
 def created_at() -> str:
@@ -21,7 +20,6 @@ def created_at() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
-@section("identity", order=70)
 def write_identity(ctx: RunContext) -> None:
     s, plan, layout = ctx.plan.settings, ctx.plan, ctx.layout
     name = s.dataset_name or ctx.out.resolve().name

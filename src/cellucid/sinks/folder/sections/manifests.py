@@ -6,10 +6,8 @@ from cellucid.engine.files import write_text
 from cellucid.report import count
 from cellucid.sinks.folder.context import RunContext
 from cellucid.sinks.folder.format import manifests
-from cellucid.sinks.folder.sections.registry import section
 
 
-@section("manifests", order=60)
 def write_manifests(ctx: RunContext) -> None:
     _obs_manifest(ctx)
     if ctx.plan.genes is not None:

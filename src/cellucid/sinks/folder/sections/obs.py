@@ -7,16 +7,15 @@ from typing import Any
 import numpy as np
 
 from cellucid.engine import centroids as centroid_math
-from cellucid.inputs.obs_fields import CategoricalColumn, ContinuousColumn, encode_codes
+from cellucid.inputs.obs_fields import CategoricalColumn, ContinuousColumn
 from cellucid.progress import dask_bar
 from cellucid.sinks.folder.context import RunContext
+from cellucid.sinks.folder.format.codes import MISSING_MARKER, encode_codes
 from cellucid.sinks.folder.format.quantize import Range, encode_values, valid_extrema
 from cellucid.sinks.folder.plan.types import ObsFieldPlan
 from cellucid.sinks.folder.results import ObsEntries
-from cellucid.sinks.folder.sections.registry import section
 
 
-@section("obs", order=30)
 def write_obs(ctx: RunContext) -> None:
     columns = {c.key: c for c in ctx.inputs.obs_columns}
     categorical = [c for c in ctx.inputs.obs_columns if isinstance(c, CategoricalColumn)]
@@ -78,5 +77,5 @@ def _categorical(
         for d in sorted(points)
     }
     lo, hi = (None, None) if value_range is None else (value_range.lo, value_range.hi)
-    marker = 255 if dtype == "uint8" else 65535
+    marker = MISSING_MARKER[dtype]
     return layout.categorical_entry(plan.index, column.key, names, dtype, marker, by_dim, lo, hi)

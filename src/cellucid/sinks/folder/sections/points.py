@@ -9,10 +9,8 @@ from cellucid.report import count
 from cellucid.sinks.folder.context import RunContext
 from cellucid.sinks.folder.embeddings import fit_normalizations, normalize
 from cellucid.sinks.folder.results import Points
-from cellucid.sinks.folder.sections.registry import section
 
 
-@section("points", order=10)
 def write_points(ctx: RunContext) -> None:
     with dask_bar("embeddings: pass one (ranges)", ctx.progress):
         norms = fit_normalizations(ctx.inputs.embeddings)

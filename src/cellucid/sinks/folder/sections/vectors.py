@@ -6,10 +6,8 @@ import numpy as np
 
 from cellucid.sinks.folder.context import RunContext
 from cellucid.sinks.folder.embeddings import scale_vectors
-from cellucid.sinks.folder.sections.registry import section
 
 
-@section("vectors", order=20)
 def write_vectors(ctx: RunContext) -> None:
     norms = ctx.results.points.norms
     for vector in ctx.plan.vectors:
