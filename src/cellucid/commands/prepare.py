@@ -41,8 +41,8 @@ def add_parser(subparsers: Any) -> None:
     """Register ``cellucid prepare``."""
     p = subparsers.add_parser(
         "prepare",
-        help="export a .h5ad file or AnnData Zarr store for the Cellucid viewer (an export "
-        "folder, or a Cellucid-ready .zarr / .zarr.zip / .h5ad)",
+        help="export a .h5ad file or AnnData Zarr store: an export folder, or a "
+        "Cellucid-ready .zarr / .zarr.zip / .h5ad",
         description=(
             "Export an AnnData (.h5ad, opened backed, or a Zarr store, opened lazily) to a "
             "Cellucid export folder, or, when OUT ends in .zarr, .zarr.zip or .h5ad, to a "
