@@ -167,7 +167,7 @@ def write_anndata_store(
 def _summary(target: StoreTarget, content: Any, seconds: float) -> str:
     kind = container_of(target)
     if target.zarr_format:
-        kind += f" (Zarr v{target.zarr_format})"
+        kind += f", Zarr v{target.zarr_format}"
     genes = content.x.shape[1] if content.x is not None else 0
     return (
         f"✓ Wrote {target.path} ({kind}): {len(content.obs_index):,} cells, {genes:,} genes, "
