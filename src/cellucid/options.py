@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from cellucid.sinks.folder.format.naming import IDENTITY_NAME
 from cellucid.sinks.folder.layouts import DEFAULT_LAYOUT, layout_names
 
 _SAME = object()
@@ -359,7 +360,7 @@ def check_values(values: Mapping[str, Any] | object) -> None:
 #: names the export always uses at the top of its folder (see plan/, engine/)
 FIXED_NAMES = (
     "vectors",
-    "dataset_identity.json",
+    IDENTITY_NAME,
     ".cellucid-export.json",
     ".cellucid-export.lock",
     ".cellucid-spill",

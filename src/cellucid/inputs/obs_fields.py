@@ -90,14 +90,6 @@ def codes_dtype(n_categories: int, requested: str) -> str:
     return "uint8"
 
 
-def encode_codes(codes: np.ndarray, dtype: str) -> np.ndarray:
-    """Stored codes: missing (-1) becomes 255 or 65535."""
-    marker = 255 if dtype == "uint8" else 65535
-    out = codes.astype(np.int64)
-    out[out < 0] = marker
-    return out.astype(dtype)
-
-
 def obs_keys_of(obs: Any) -> list[Any]:
     """Column names of a DataFrame, an xarray Dataset or AnnData's lazy obs (Dataset2D)."""
     if isinstance(obs, pd.DataFrame) or hasattr(obs, "columns"):

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from cellucid.serving.exportcache import is_complete
+from cellucid.sinks.folder.format.naming import IDENTITY_NAME
 from cellucid.sinks.folder.state import read_record
 
 POLL_SECONDS = 0.05
-IDENTITY = "dataset_identity.json"
 
 # how many exports this process has started (tests check that a cached export is reused)
 EXPORT_RUNS = {"count": 0}
@@ -79,7 +79,7 @@ class BackgroundExport:
             When ``timeout`` passed first.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        while not (self.folder / IDENTITY).is_file():
+        while not (self.folder / IDENTITY_NAME).is_file():
             if self.error is not None:
                 raise self.error
             if self.done:

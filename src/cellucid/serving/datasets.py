@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-IDENTITY = "dataset_identity.json"
+from cellucid.sinks.folder.format.naming import IDENTITY_NAME
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class Dataset:
 
 def _read(folder: Path, url_path: str) -> Dataset:
     try:
-        identity = json.loads((folder / IDENTITY).read_text(encoding="utf-8"))
+        identity = json.loads((folder / IDENTITY_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         identity = {}
     name = str(identity.get("name") or folder.name)
@@ -33,7 +33,7 @@ def _read(folder: Path, url_path: str) -> Dataset:
 
 
 def is_export(folder: Path) -> bool:
-    return (folder / IDENTITY).is_file()
+    return (folder / IDENTITY_NAME).is_file()
 
 
 def discover(root: Path) -> tuple[str, list[Dataset]]:

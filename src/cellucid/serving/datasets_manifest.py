@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cellucid.engine.files import write_text
 from cellucid.sinks.folder.format.manifests import to_json
+from cellucid.sinks.folder.format.naming import IDENTITY_NAME
 
 
 def generate_datasets_manifest(
@@ -36,7 +37,7 @@ def generate_datasets_manifest(
         raise FileNotFoundError(f"Exports directory not found: {root}")
     datasets = []
     for sub in sorted(p for p in root.iterdir() if p.is_dir()):
-        identity_path = sub / "dataset_identity.json"
+        identity_path = sub / IDENTITY_NAME
         if not identity_path.is_file():
             continue
         identity = json.loads(identity_path.read_text(encoding="utf-8"))

@@ -18,6 +18,7 @@ from cellucid.serving.httpd import HTTPServer
 from cellucid.serving.inventory import IntegrityError
 from cellucid.serving.offline import offline_help
 from cellucid.serving.viewer import ViewerAssets, ViewerUnavailable
+from cellucid.sinks.folder.format.naming import IDENTITY_NAME
 from cellucid.sinks.folder.layouts import detect_layout
 from cellucid.sinks.folder.unfinished import unfinished_message
 
@@ -119,7 +120,7 @@ class CellucidServer:
         if not found:
             raise ValueError(
                 unfinished_message(self.data_dir)
-                or f"{data_dir} holds no export (no dataset_identity.json in it or its "
+                or f"{data_dir} holds no export (no {IDENTITY_NAME} in it or its "
                 "subfolders). "
                 "Create one with: cellucid prepare INPUT OUTDIR"
             )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from cellucid.errors import NotAnExportError
 from cellucid.report import count
+from cellucid.sinks.folder.format.naming import IDENTITY_NAME
 from cellucid.sinks.folder.layouts import detect_layout, get_layout
 from cellucid.sinks.folder.unfinished import unfinished_message
 from cellucid.verify import rules
@@ -59,13 +60,13 @@ def validate_export(export_dir: str | Path) -> ValidationReport:
         If the folder does not exist or has no ``dataset_identity.json``.
     """
     root = Path(export_dir)
-    if not (root / "dataset_identity.json").is_file():
+    if not (root / IDENTITY_NAME).is_file():
         raise NotAnExportError(
-            unfinished_message(root) or f"{root} is not an export folder (no dataset_identity.json)"
+            unfinished_message(root) or f"{root} is not an export folder (no {IDENTITY_NAME})"
         )
     layout = detect_layout(root)
     findings = rules.Findings(root, get_layout(layout))
-    identity = rules.load_json(findings, "dataset_identity.json")
+    identity = rules.load_json(findings, IDENTITY_NAME)
     documents: dict = {
         "identity": identity or {},
         "vector_fields": (identity or {}).get("vector_fields"),
@@ -81,7 +82,7 @@ def validate_export(export_dir: str | Path) -> ValidationReport:
             _guarded(findings, "obs_manifest.json", rules.check_obs, obs, n)
             _guarded(
                 findings,
-                "dataset_identity.json",
+                IDENTITY_NAME,
                 lambda f, doc, _n: rules.check_obs_fields_order(f, identity, doc),
                 obs,
                 n,
@@ -98,10 +99,10 @@ def validate_export(export_dir: str | Path) -> ValidationReport:
         if edges is not None:
             _guarded(findings, "connectivity_manifest.json", rules.check_connectivity, edges, n)
             folders.add(edges.get("sourcesPath", "").split("/")[0])
-        _guarded(findings, "dataset_identity.json", rules.check_vectors, identity, n)
+        _guarded(findings, IDENTITY_NAME, rules.check_vectors, identity, n)
         if edges is not None:
             documents["connectivity_manifest.json"] = edges
-        _guarded(findings, "dataset_identity.json", _identity_checks, documents, n)
+        _guarded(findings, IDENTITY_NAME, _identity_checks, documents, n)
         findings.layout.validate(findings, documents)
         rules.unreferenced(findings, {f for f in folders if f})
     return ValidationReport(

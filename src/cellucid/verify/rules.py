@@ -9,10 +9,12 @@ from typing import Any
 
 import numpy as np
 
+from cellucid.sinks.folder.format.codes import MISSING_MARKER
 from cellucid.sinks.folder.format.manifests import (
     MAX_CONNECTIVITY_WORKING_BYTES,
     connectivity_working_bytes,
 )
+from cellucid.sinks.folder.format.naming import IDENTITY_NAME
 from cellucid.sinks.folder.layouts import Layout
 from cellucid.sinks.folder.plan.build import edge_index_dtype
 from cellucid.verify.payload import PayloadError, read_values
@@ -133,24 +135,24 @@ def check_key_order(findings: Findings, name: str, document: dict, expected: lis
 
 def check_identity(findings: Findings, identity: dict) -> int | None:
     """Keys, order and embeddings; returns n_cells."""
-    check_key_order(findings, "dataset_identity.json", identity, IDENTITY_KEYS)
+    check_key_order(findings, IDENTITY_NAME, identity, IDENTITY_KEYS)
     extra = set(identity) - set(IDENTITY_KEYS) - {"source", "vector_fields"}
     if extra:
-        findings.error(f"dataset_identity.json: unknown keys {sorted(extra)}")
+        findings.error(f"{IDENTITY_NAME}: unknown keys {sorted(extra)}")
     stats = identity.get("stats", {})
     n = stats.get("n_cells")
     if not isinstance(n, int) or n < 0:
-        findings.error("dataset_identity.json: stats.n_cells is not a count")
+        findings.error(f"{IDENTITY_NAME}: stats.n_cells is not a count")
         return None
     embeddings = identity.get("embeddings", {})
     compression = identity.get("export_settings", {}).get("compression")
     dims = embeddings.get("available_dimensions", [])
     if not dims:
-        findings.error("dataset_identity.json: no embedding")
+        findings.error(f"{IDENTITY_NAME}: no embedding")
     for d in dims:
         relative = embeddings.get("files", {}).get(f"{d}d")
         if relative is None:
-            findings.error(f"dataset_identity.json: no file for the {d}D embedding")
+            findings.error(f"{IDENTITY_NAME}: no file for the {d}D embedding")
             continue
         points = findings.binary(relative, "float32", n * d, compression)
         if points is not None and not np.isfinite(points).all():
@@ -207,9 +209,10 @@ def check_obs(findings: Findings, manifest: dict, n: int) -> None:
 def _check_categorical(findings: Findings, schema: dict, entry: Any, n: int, compression) -> None:
     layout, dtype, marker = findings.layout, entry.codes_dtype, entry.missing
     ext = "u8" if dtype == "uint8" else "u16"
+    expected = MISSING_MARKER["uint8" if dtype == "uint8" else "uint16"]
     relative = layout.fill(schema["codesPathPattern"], entry.key, entry.index, ext)
     codes = findings.binary(relative, dtype, n, compression)
-    if marker != (255 if dtype == "uint8" else 65535):
+    if marker != expected:
         findings.error(f"obs_manifest.json: field '{entry.key}' has missing marker {marker}")
     if codes is not None:
         bad = (codes >= len(entry.categories)) & (codes != marker)
@@ -326,7 +329,7 @@ def check_obs_fields_order(findings: Findings, identity: dict, manifest: dict) -
     ]
     if identity.get("obs_fields") != expected:
         findings.error(
-            "dataset_identity.json: obs_fields must list the obs manifest's fields in its "
+            f"{IDENTITY_NAME}: obs_fields must list the obs manifest's fields in its "
             "order (continuous, then categorical) with matching kind and n_categories"
         )
 
@@ -352,7 +355,8 @@ def check_quantization(findings: Findings, name: str, schema: dict, prefix: str 
 def check_categories(findings: Findings, entry: Any) -> None:
     """Categories unique and finite, within the codes dtype."""
     categories = entry.categories
-    limit = 255 if entry.codes_dtype == "uint8" else 65535
+    # codes below the missing marker name the categories
+    limit = MISSING_MARKER["uint8" if entry.codes_dtype == "uint8" else "uint16"]
     if len(categories) > limit:
         findings.error(f"obs field '{entry.key}': {len(categories)} categories exceed {limit}")
     texts = [json.dumps(c) for c in categories]
@@ -365,7 +369,7 @@ def check_categories(findings: Findings, entry: Any) -> None:
 def check_stats(findings: Findings, identity: dict, documents: dict[str, Any]) -> None:
     """The identity's counts agree with each other and with the manifests (strict viewer)."""
     stats = identity.get("stats", {})
-    name = "dataset_identity.json"
+    name = IDENTITY_NAME
     if stats.get("n_obs_fields") != stats.get("n_categorical_fields", 0) + stats.get(
         "n_continuous_fields", 0
     ):
@@ -389,7 +393,7 @@ def check_stats(findings: Findings, identity: dict, documents: dict[str, Any]) -
 
 def check_identity_blocks(findings: Findings, identity: dict) -> None:
     """source and vector_fields as the strict viewer reads them."""
-    name = "dataset_identity.json"
+    name = IDENTITY_NAME
     source = identity.get("source")
     if source is not None:
         if not source.get("name"):

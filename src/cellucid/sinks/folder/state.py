@@ -24,7 +24,7 @@ from cellucid.engine.checksums import describe_changes
 from cellucid.engine.files import TEMP_MARKER, write_text
 from cellucid.errors import DamagedRecordError, ExportMismatchError
 from cellucid.sinks.folder.format.manifests import to_json
-from cellucid.sinks.folder.plan.types import IDENTITY_NAME
+from cellucid.sinks.folder.format.naming import IDENTITY_NAME
 
 RECORD_NAME = ".cellucid-export.json"
 SAMPLE_COUNT = 16

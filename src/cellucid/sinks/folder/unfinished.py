@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cellucid.sinks.folder.format.naming import IDENTITY_NAME
+
 
 def unfinished_exports(folder: str | Path) -> list[Path]:
     """Exports in ``folder`` or its subfolders that were started but never finished."""
@@ -15,7 +17,7 @@ def unfinished_exports(folder: str | Path) -> list[Path]:
     return [
         p
         for p in candidates
-        if (p / RECORD_NAME).is_file() and not (p / "dataset_identity.json").is_file()
+        if (p / RECORD_NAME).is_file() and not (p / IDENTITY_NAME).is_file()
     ]
 
 

@@ -8,6 +8,8 @@ import numpy as np
 
 _UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._-]+")
 
+#: the identity file at the top of every export: written last, its presence means complete
+IDENTITY_NAME = "dataset_identity.json"
 #: file extension of each binary dtype
 EXT_BY_DTYPE: dict[str, str] = {"float32": "f32", "uint8": "u8", "uint16": "u16"}
 

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MISSING_U8 = 255
-MISSING_U16 = 65535
+from cellucid.sinks.folder.format.codes import MISSING_MARKER
 
 
 @dataclass(frozen=True)
@@ -36,8 +35,8 @@ def steps(bits: int) -> int:
 
 
 def missing_marker(bits: int) -> int:
-    """The code of a missing value: 255 for 8 bit, 65535 for 16 bit."""
-    return {8: MISSING_U8, 16: MISSING_U16}[bits]
+    """The code of a missing value at ``bits`` (8 or 16): the format's missing marker."""
+    return MISSING_MARKER[f"uint{bits}"]
 
 
 def finite_or_nan(values: np.ndarray) -> np.ndarray:

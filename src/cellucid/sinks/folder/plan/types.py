@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from cellucid.checks.checked import InputSummary, ObsFieldSummary
+from cellucid.sinks.folder.format.naming import IDENTITY_NAME
 
 __all__ = ["InputSummary", "ObsFieldSummary"]
-
-IDENTITY_NAME = "dataset_identity.json"
 
 
 @dataclass(frozen=True)
