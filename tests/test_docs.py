@@ -18,6 +18,6 @@ def test_api_reference_covers_the_public_names():
 
 def test_every_guide_page_is_in_the_toctree():
     index = (DOCS / "index.md").read_text(encoding="utf-8")
-    toctree = set(re.findall(r"^(\w+)$", index, re.M))
+    toctree = set(re.findall(r"^([\w-]+)$", index, re.M))
     pages = {p.stem for p in DOCS.glob("*.md")} | {"quickstart"}
     assert pages - {"index"} <= toctree
