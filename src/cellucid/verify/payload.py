@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cellucid.sinks.folder.format.codecs import Gzip
+
 READ_BYTES = 1 << 22
 
 
@@ -16,7 +18,7 @@ class PayloadError(ValueError):
 
 def read_payload(path: Path) -> bytes:
     """The decoded bytes of a binary; gzip must be one complete member, nothing after it."""
-    if path.suffix != ".gz":
+    if path.suffix != Gzip.SUFFIX:
         return path.read_bytes()
     decoder = zlib.decompressobj(wbits=31)
     parts = []

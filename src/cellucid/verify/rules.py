@@ -9,7 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from cellucid.sinks.folder.format.codes import MISSING_MARKER
+from cellucid.sinks.folder.format.codecs import (
+    VALUE_CODECS,
+    Codes,
+    Float32,
+    Gzip,
+    value_codec_of,
+)
 from cellucid.sinks.folder.format.manifests import (
     MAX_CONNECTIVITY_WORKING_BYTES,
     connectivity_working_bytes,
@@ -89,10 +95,10 @@ class Findings:
         """Read a referenced binary, checking existence, suffix and size."""
         path = self.root / relative
         self.referenced.add(path)
-        if bool(compression) != relative.endswith(".gz"):
+        if bool(compression) != relative.endswith(Gzip.SUFFIX):
             self.error(
                 f"{relative}: compression is {compression} but the name "
-                f"{'lacks' if compression else 'has'} .gz"
+                f"{'lacks' if compression else 'has'} {Gzip.SUFFIX}"
             )
         if not path.is_file():
             self.error(f"{relative}: missing (referenced by a manifest)")
@@ -154,7 +160,7 @@ def check_identity(findings: Findings, identity: dict) -> int | None:
         if relative is None:
             findings.error(f"{IDENTITY_NAME}: no file for the {d}D embedding")
             continue
-        points = findings.binary(relative, "float32", n * d, compression)
+        points = findings.binary(relative, Float32.dtype.name, n * d, compression)
         if points is not None and not np.isfinite(points).all():
             findings.error(f"{relative}: non-finite coordinates")
     return n
@@ -163,7 +169,7 @@ def check_identity(findings: Findings, identity: dict) -> int | None:
 def _check_values(
     findings: Findings, relative: str, values: np.ndarray | None, dtype: str, outliers: bool = False
 ) -> None:
-    if values is None or dtype != "float32":
+    if values is None or dtype != Float32.dtype.name:
         return
     if np.isinf(values).any():
         findings.error(f"{relative}: holds ±Inf (must be finite or NaN)")
@@ -208,11 +214,10 @@ def check_obs(findings: Findings, manifest: dict, n: int) -> None:
 
 def _check_categorical(findings: Findings, schema: dict, entry: Any, n: int, compression) -> None:
     layout, dtype, marker = findings.layout, entry.codes_dtype, entry.missing
-    ext = "u8" if dtype == "uint8" else "u16"
-    expected = MISSING_MARKER["uint8" if dtype == "uint8" else "uint16"]
-    relative = layout.fill(schema["codesPathPattern"], entry.key, entry.index, ext)
+    expected = Codes("uint8" if dtype == "uint8" else "uint16")
+    relative = layout.fill(schema["codesPathPattern"], entry.key, entry.index, expected.ext)
     codes = findings.binary(relative, dtype, n, compression)
-    if marker != expected:
+    if marker != expected.missing:
         findings.error(f"obs_manifest.json: field '{entry.key}' has missing marker {marker}")
     if codes is not None:
         bad = (codes >= len(entry.categories)) & (codes != marker)
@@ -298,7 +303,7 @@ def check_vectors(findings: Findings, identity: dict, n: int) -> None:
     for field_id, entry in block.get("fields", {}).items():
         for dim_key, relative in entry.get("files", {}).items():
             d = int(dim_key.rstrip("d"))
-            vectors = findings.binary(relative, "float32", n * d, compression)
+            vectors = findings.binary(relative, Float32.dtype.name, n * d, compression)
             if vectors is not None and not np.isfinite(vectors).all():
                 findings.error(f"{relative}: non-finite vectors in field '{field_id}'")
 
@@ -336,18 +341,19 @@ def check_obs_fields_order(findings: Findings, identity: dict, manifest: dict) -
 
 def check_quantization(findings: Findings, name: str, schema: dict, prefix: str = "") -> None:
     """dtype, ext and bits agree; quantized fields have min < max (checked per tuple)."""
-    pairs = {("float32", "f32", None), ("uint8", "u8", 8), ("uint16", "u16", 16)}
+    pairs = {(c.dtype.name, c.ext, c.bits) for c in VALUE_CODECS}
     dtype, ext = schema.get(f"{prefix}dtype" if prefix else "dtype"), schema.get("ext")
     if prefix:
         dtype, ext = schema.get("outlierDtype"), schema.get("outlierExt")
     quantized = schema.get("outlierQuantized" if prefix else "quantized")
+    codec = value_codec_of(dtype)
     bits = (
         schema.get("quantizationBits")
         if not prefix
-        else ({"uint8": 8, "uint16": 16}.get(dtype) if quantized else None)
+        else (codec.bits if codec is not None and quantized else None)
     )
     if (dtype, ext, bits if quantized else None) not in pairs or bool(quantized) != (
-        dtype != "float32"
+        dtype != Float32.dtype.name
     ):
         findings.error(f"{name}: dtype {dtype}, ext {ext} and quantization do not agree")
 
@@ -356,7 +362,7 @@ def check_categories(findings: Findings, entry: Any) -> None:
     """Categories unique and finite, within the codes dtype."""
     categories = entry.categories
     # codes below the missing marker name the categories
-    limit = MISSING_MARKER["uint8" if entry.codes_dtype == "uint8" else "uint16"]
+    limit = Codes("uint8" if entry.codes_dtype == "uint8" else "uint16").missing
     if len(categories) > limit:
         findings.error(f"obs field '{entry.key}': {len(categories)} categories exceed {limit}")
     texts = [json.dumps(c) for c in categories]

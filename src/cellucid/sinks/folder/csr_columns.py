@@ -17,7 +17,8 @@ import numpy as np
 
 from cellucid.engine.csr_extrema import canonical_csr
 from cellucid.engine.jit import njit_cached
-from cellucid.sinks.folder.format.quantize import missing_marker, quantize_rows, steps
+from cellucid.sinks.folder.format.codecs import value_codec
+from cellucid.sinks.folder.format.quantize import quantize_rows
 
 
 @njit_cached(inline="always")
@@ -103,8 +104,8 @@ class CsrGeneGroups:
             raise ValueError(f"gene groups must come in order: expected {self._next}, got {first}")
         self._next = stop
         last_column = self._columns[stop - 1]
-        dtype = np.float32 if bits is None else (np.uint8 if bits == 8 else np.uint16)
-        out = self._rows(stop - first, dtype)
+        codec = value_codec(bits)
+        out = self._rows(stop - first, codec.dtype)
         if bits is None:
             out.fill(0)
             lo64 = hi64 = np.zeros(0)
@@ -112,7 +113,7 @@ class CsrGeneGroups:
         else:
             lo64, hi64 = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
             out[:] = quantize_rows(np.zeros(len(lo64)), lo64, hi64, bits)[:, None]
-            n_steps, missing = float(steps(bits)), out.dtype.type(missing_marker(bits))
+            n_steps, missing = float(codec.steps), out.dtype.type(codec.missing)
         _fill_rows(
             self._data, self._indices, self._cursor, self._row_end, self._position,
             last_column, first, lo64, hi64, n_steps, missing, out,

@@ -23,6 +23,7 @@ import scipy.sparse as sp
 from cellucid.engine.heap import release_free_memory
 from cellucid.engine.runner import active_client
 from cellucid.sinks.folder.binary_files import BinaryStream
+from cellucid.sinks.folder.format.codecs import Gzip
 
 SHIFT = np.int64(2**32)
 
@@ -135,7 +136,8 @@ def summarize_edge_files(src_path: Path, dst_path: Path, index_dtype: str, n: in
     import gzip
 
     def read(path: Path) -> np.ndarray:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        gzipped = path.suffix == Gzip.SUFFIX
+        raw = gzip.decompress(path.read_bytes()) if gzipped else path.read_bytes()
         return np.frombuffer(raw, dtype=index_dtype)
 
     src, dst = read(src_path), read(dst_path)

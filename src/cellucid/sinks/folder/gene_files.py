@@ -27,6 +27,7 @@ from cellucid.engine import block_grid
 from cellucid.engine.block_grid import select_columns
 from cellucid.engine.files import write_parts
 from cellucid.sinks.folder.csr_columns import CsrGeneGroups
+from cellucid.sinks.folder.format.codecs import value_codec
 from cellucid.sinks.folder.format.gzip_pieces import MemberAssembler
 from cellucid.sinks.folder.format.quantize import quantize_rows
 from cellucid.sinks.folder.format.sparse_deflate import compress_column_piece, deflate_byte_rows
@@ -200,7 +201,7 @@ def assemble_genes(genes: Sequence[int], table: np.ndarray, job: GeneJob) -> int
     written. Spill files are mapped, not read: each file is its pieces' slices of the maps,
     framed as one gzip member and written with one ``writev``.
     """
-    itemsize = np.dtype({None: "float32", 8: "uint8", 16: "uint16"}[job.bits]).itemsize
+    itemsize = value_codec(job.bits).dtype.itemsize
     raw_lengths = [
         min(job.piece_cells, job.n_cells - block * job.piece_cells) * itemsize
         for block in range(job.n_blocks)

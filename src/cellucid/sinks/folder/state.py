@@ -23,6 +23,7 @@ import pandas as pd
 from cellucid.engine.checksums import describe_changes
 from cellucid.engine.files import TEMP_MARKER, write_text
 from cellucid.errors import DamagedRecordError, ExportMismatchError
+from cellucid.sinks.folder.format.codecs import Gzip
 from cellucid.sinks.folder.format.manifests import to_json
 from cellucid.sinks.folder.format.naming import IDENTITY_NAME
 
@@ -118,7 +119,7 @@ def read_record(out_dir: Path) -> ExportRecord | None:
     return record
 
 
-_POINTS_FILE = re.compile(r"points_[1-3]d\.bin(\.gz)?")
+_POINTS_FILE = re.compile(r"points_[1-3]d\.bin" + f"({re.escape(Gzip.SUFFIX)})?")
 _NAME_SETTINGS = ("obs", "var", "connectivity")
 
 

@@ -6,7 +6,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from cellucid.sinks.folder.format.naming import gz_suffix, value_dtype, value_ext
+import numpy as np
+
+from cellucid.sinks.folder.format.codecs import Gzip, value_codec
 
 FORMAT = "compact_v1"
 
@@ -30,8 +32,8 @@ def obs_manifest(
 
     ``patterns`` are the layout's path patterns of the values, codes and outliers files.
     """
-    ext = value_ext(continuous_bits)
-    dtype = value_dtype(continuous_bits).name
+    codec = value_codec(continuous_bits)
+    ext, dtype = codec.ext, codec.dtype.name
     schemas: dict[str, Any] = {}
     if continuous_fields:
         schema: dict[str, Any] = {
@@ -73,12 +75,12 @@ def var_manifest(
     fields: list[list[Any]],
 ) -> dict[str, Any]:
     """``var_manifest.json``: the gene schema and one tuple per exported gene."""
-    ext = value_ext(bits)
+    codec = value_codec(bits)
     schema: dict[str, Any] = {
         "kind": "continuous",
         "pathPattern": pattern,
-        "ext": ext,
-        "dtype": value_dtype(bits).name,
+        "ext": codec.ext,
+        "dtype": codec.dtype.name,
         "quantized": bits is not None,
     }
     if bits is not None:
@@ -106,7 +108,7 @@ def connectivity_manifest(
     compression: int | None,
 ) -> dict[str, Any]:
     """``connectivity_manifest.json`` for the edge-pair format, with float64 weights."""
-    index_bytes = {"uint16": 2, "uint32": 4, "uint64": 8}[index_dtype]
+    index_bytes = np.dtype(index_dtype).itemsize
     return {
         "format": "edge_pairs",
         "n_cells": n_cells,
@@ -182,7 +184,7 @@ def dataset_identity(
     vector_fields: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """``dataset_identity.json`` in the spec's key order."""
-    gz = gz_suffix(compression)
+    gz = Gzip(compression).suffix
     default_dimension = 3 if 3 in dimensions else (2 if 2 in dimensions else 1)
     identity: dict[str, Any] = {
         "version": 2,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cellucid.sinks.folder.format.codes import MISSING_MARKER
+from cellucid.sinks.folder.format.codecs import Float32, Quantize
 
 
 @dataclass(frozen=True)
@@ -29,19 +29,14 @@ class Range:
         return cls(float(lo), float(hi))
 
 
-def steps(bits: int) -> int:
-    """Number of quantization steps: 254 for 8 bit, 65534 for 16 bit."""
-    return {8: 254, 16: 65534}[bits]
-
-
 def missing_marker(bits: int) -> int:
     """The code of a missing value at ``bits`` (8 or 16): the format's missing marker."""
-    return MISSING_MARKER[f"uint{bits}"]
+    return Quantize(bits).missing
 
 
 def finite_or_nan(values: np.ndarray) -> np.ndarray:
     """float32 copy of ``values`` with +Inf and -Inf replaced by NaN."""
-    out = np.array(values, dtype=np.float32, copy=True)
+    out = np.array(values, dtype=Float32.dtype, copy=True)
     out[np.isinf(out)] = np.nan
     return out
 
@@ -60,22 +55,23 @@ def quantize_rows(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, bits: int)
     The arithmetic is float64, element by element, so the result does not depend on how
     the cells were chunked.
     """
-    n_steps = steps(bits)
-    dtype = np.uint8 if bits == 8 else np.uint16
+    codec = Quantize(bits)
+    n_steps = codec.steps
     v = np.asarray(values, dtype=np.float64)
     valid = np.isfinite(v)
     scaled = (v - lo) * n_steps / (hi - lo)
     np.rint(scaled, out=scaled)
     np.clip(scaled, 0, n_steps, out=scaled)
-    scaled[~valid] = missing_marker(bits)
-    return scaled.astype(dtype)
+    scaled[~valid] = codec.missing
+    return scaled.astype(codec.dtype)
 
 
 def dequantize(codes: np.ndarray, value_range: Range, bits: int) -> np.ndarray:
     """Decode as the viewer does: ``lo + q * (hi - lo) / steps``; the marker is NaN."""
-    n_steps = steps(bits)
-    out = value_range.lo + codes.astype(np.float64) * ((value_range.hi - value_range.lo) / n_steps)
-    out[codes == missing_marker(bits)] = np.nan
+    codec = Quantize(bits)
+    step = (value_range.hi - value_range.lo) / codec.steps
+    out = value_range.lo + codes.astype(np.float64) * step
+    out[codes == codec.missing] = np.nan
     return out
 
 

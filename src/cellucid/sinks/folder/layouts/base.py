@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cellucid.sinks.folder.format.naming import gz_suffix
+from cellucid.sinks.folder.format.codecs import Gzip
 
 
 @dataclass(frozen=True)
@@ -53,13 +53,13 @@ class Layout:
         return self.token in pattern
 
     def values_pattern(self, dirname: str, ext: str, compression: int | None) -> str:
-        return f"{dirname}/{self.token}.values.{ext}{gz_suffix(compression)}"
+        return f"{dirname}/{self.token}.values.{ext}{Gzip(compression).suffix}"
 
     def codes_pattern(self, dirname: str, compression: int | None) -> str:
-        return f"{dirname}/{self.token}.codes.{{ext}}{gz_suffix(compression)}"
+        return f"{dirname}/{self.token}.codes.{{ext}}{Gzip(compression).suffix}"
 
     def outliers_pattern(self, dirname: str, ext: str, compression: int | None) -> str:
-        return f"{dirname}/{self.token}.outliers.{ext}{gz_suffix(compression)}"
+        return f"{dirname}/{self.token}.outliers.{ext}{Gzip(compression).suffix}"
 
     def fill(self, pattern: str, key: Any, index: int, ext: str | None = None) -> str:
         """The path of one field's file from its pattern, as the viewer builds it."""
@@ -67,7 +67,8 @@ class Layout:
         return path.replace("{ext}", ext) if ext is not None else path
 
     def vector_path(self, field_id: str, index: int, dim: int, compression: int | None) -> str:
-        return f"vectors/{self.vector_stem(field_id, index)}_{dim}d.bin{gz_suffix(compression)}"
+        gz = Gzip(compression).suffix
+        return f"vectors/{self.vector_stem(field_id, index)}_{dim}d.bin{gz}"
 
     # -- manifest tuples --------------------------------------------------------------------
     def category_value(self, category: Any) -> Any:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from cellucid.sinks.folder.format.codecs import VALUE_CODECS, Gzip
 from cellucid.sinks.folder.layouts.base import FieldEntry, Layout
 from cellucid.sinks.folder.layouts.registry import register_layout
 
@@ -25,10 +26,12 @@ _STANDARD_NAMES = {
 _PORTABLE_ID = re.compile(r"^[A-Za-z0-9._-]{1,180}$")
 #: the viewer refuses a decoded payload larger than this
 MAX_PAYLOAD_BYTES = 512 << 20
+_GZ_END = f"({re.escape(Gzip.SUFFIX)})?$"
+_VALUES_END = "(" + "|".join(c.ext for c in VALUE_CODECS) + ")" + _GZ_END
 _PATTERN_ENDS = {
-    "pathPattern": re.compile(r"^[^{}]+/\{index\}\.values\.(f32|u8|u16)(\.gz)?$"),
-    "codesPathPattern": re.compile(r"^[^{}]+/\{index\}\.codes\.\{ext\}(\.gz)?$"),
-    "outlierPathPattern": re.compile(r"^[^{}]+/\{index\}\.outliers\.(f32|u8|u16)(\.gz)?$"),
+    "pathPattern": re.compile(r"^[^{}]+/\{index\}\.values\." + _VALUES_END),
+    "codesPathPattern": re.compile(r"^[^{}]+/\{index\}\.codes\.\{ext\}" + _GZ_END),
+    "outlierPathPattern": re.compile(r"^[^{}]+/\{index\}\.outliers\." + _VALUES_END),
 }
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from cellucid.sinks.folder.format.codecs import Codes, Gzip, value_codec
 from cellucid.sinks.folder.format.manifests import MAX_CONNECTIVITY_WORKING_BYTES as MAX_GRAPH_BYTES
 from cellucid.sinks.folder.format.manifests import connectivity_working_bytes
-from cellucid.sinks.folder.format.naming import gz_suffix, value_ext
 from cellucid.sinks.folder.layouts import get_layout
 from cellucid.sinks.folder.layouts.base import Layout
 from cellucid.sinks.folder.plan.types import (
@@ -63,7 +63,7 @@ def make_plan(inputs: InputSummary, settings: Settings) -> ExportPlan:
     if inputs.gene_ids is not None:
         layout.check_keys("var", list(inputs.gene_ids))
     check_graph_fits_viewer(inputs.n_cells, inputs.graph_edges)
-    gz = gz_suffix(settings.compression)
+    gz = Gzip(settings.compression).suffix
     obs_patterns = _obs_patterns(layout, settings)
     return ExportPlan(
         layout=layout.name,
@@ -84,7 +84,7 @@ def make_plan(inputs: InputSummary, settings: Settings) -> ExportPlan:
 
 
 def _obs_patterns(layout: Layout, s: Settings) -> dict[str, str]:
-    ext = value_ext(s.obs_continuous_quantization)
+    ext = value_codec(s.obs_continuous_quantization).ext
     return {
         "values": layout.values_pattern(s.obs_binary_dirname, ext, s.compression),
         "codes": layout.codes_pattern(s.obs_binary_dirname, s.compression),
@@ -98,9 +98,8 @@ def _obs_fields(
     fields = []
     for index, field in enumerate(inputs.obs):
         if field.kind == "categorical":
-            code_ext = "u8" if field.codes_dtype == "uint8" else "u16"
             paths = (
-                layout.fill(patterns["codes"], field.key, index, code_ext),
+                layout.fill(patterns["codes"], field.key, index, Codes(field.codes_dtype).ext),
                 layout.fill(patterns["outliers"], field.key, index),
             )
         else:
@@ -130,7 +129,7 @@ def _genes(layout: Layout, inputs: InputSummary, s: Settings) -> GenePlan | None
     if inputs.gene_ids is None:
         return None
     pattern = layout.values_pattern(
-        s.var_binary_dirname, value_ext(s.var_quantization), s.compression
+        s.var_binary_dirname, value_codec(s.var_quantization).ext, s.compression
     )
     paths = tuple(layout.fill(pattern, gene, i) for i, gene in enumerate(inputs.gene_ids))
     return GenePlan(inputs.gene_ids, paths, s.var_binary_dirname, pattern)
@@ -139,7 +138,7 @@ def _genes(layout: Layout, inputs: InputSummary, s: Settings) -> GenePlan | None
 def _edges(inputs: InputSummary, s: Settings) -> EdgePlan | None:
     if not inputs.has_connectivity:
         return None
-    gz = gz_suffix(s.compression)
+    gz = Gzip(s.compression).suffix
     folder = s.connectivity_binary_dirname
     return EdgePlan(
         sources=f"{folder}/edges.src.bin{gz}",

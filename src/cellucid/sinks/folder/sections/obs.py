@@ -10,7 +10,7 @@ from cellucid.engine import centroids as centroid_math
 from cellucid.inputs.obs_fields import CategoricalColumn, ContinuousColumn
 from cellucid.progress import dask_bar
 from cellucid.sinks.folder.context import RunContext
-from cellucid.sinks.folder.format.codes import MISSING_MARKER, encode_codes
+from cellucid.sinks.folder.format.codecs import Codes
 from cellucid.sinks.folder.format.quantize import Range, encode_values, valid_extrema
 from cellucid.sinks.folder.plan.types import ObsFieldPlan
 from cellucid.sinks.folder.results import ObsEntries
@@ -54,10 +54,10 @@ def _categorical(
     ctx: RunContext, plan: ObsFieldPlan, column: CategoricalColumn, distances: np.ndarray
 ) -> list[Any]:
     s, bits, layout = ctx.plan.settings, _bits(ctx), ctx.layout
-    dtype = plan.codes_dtype
+    codes = Codes(plan.codes_dtype)
     codes_path, outliers_path = plan.paths
     if not ctx.keep(codes_path, "obs"):
-        ctx.write(codes_path, encode_codes(column.codes, dtype))
+        ctx.write(codes_path, codes.encode(column.codes))
     quantiles = centroid_math.outlier_quantiles(
         distances, column.codes, len(column.categories), s.centroid_min_points
     )
@@ -77,5 +77,6 @@ def _categorical(
         for d in sorted(points)
     }
     lo, hi = (None, None) if value_range is None else (value_range.lo, value_range.hi)
-    marker = MISSING_MARKER[dtype]
-    return layout.categorical_entry(plan.index, column.key, names, dtype, marker, by_dim, lo, hi)
+    return layout.categorical_entry(
+        plan.index, column.key, names, codes.name, codes.missing, by_dim, lo, hi
+    )
