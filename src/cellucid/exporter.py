@@ -330,6 +330,28 @@ vector_fields
     Mapping of names to (n_cells, d) arrays, e.g. ``{"velocity_umap_2d": V}``.
 """
 
+_STORE_PARAMETERS = """\
+out_path
+    With ``format``: where the store goes (``.zarr``, ``.zarr.zip`` or ``.h5ad``); also the
+    first positional argument, as upstream cellucid 0.9.5 takes it:
+    ``prepare("atlas.zarr", format="zarr", data=adata, dataset_id=..., dataset_name=...)``.
+format
+    ``"zarr"``, ``"zarr.zip"`` or ``"h5ad"``: write a Cellucid-ready AnnData store (upstream
+    0.9.5's API, streamed out of core) instead of an export folder. The store takes
+    ``data`` (an AnnData, backed or not, or a path to ``.h5ad`` / ``.zarr``) and upstream's
+    keywords: ``embeddings``, ``obs``, ``var``, ``gene_expression``, ``connectivities``,
+    ``vector_fields`` (``{field: {"X_<basis>": array}}``), ``gene_identifiers``,
+    ``dataset_id``, ``dataset_name``, ``dataset_description``, ``citation_text``,
+    ``citation_url``, ``source_name``, ``source_url``, ``embedding_defaults``,
+    ``latent_key``, ``obs_keys``, ``var_gene_id_column``, ``vector_field_default``,
+    ``normalize_embeddings``, ``centroid_min_points``, ``zarr_format`` (2, the default, or
+    3) and ``force``; export-folder options are refused with it. See docs/anndata-store.md.
+data, embeddings, modalities, citation_text, citation_url, embedding_defaults, latent_key
+    Store keywords (see ``format``); ``modalities`` and ``modality`` (MuData) are refused.
+vector_field_default, normalize_embeddings, modality, zarr_format
+    Store keywords (see ``format``).
+"""
+
 
 def _docstring() -> str:
     options = "".join(
@@ -338,14 +360,17 @@ def _docstring() -> str:
     )
     body = (_DATA_PARAMETERS + options).replace("\n", "\n    ")
     return (
-        "Export arrays and cell metadata to a Cellucid export folder.\n\n"
+        "Export arrays and cell metadata to a Cellucid export folder, or (with ``format``) "
+        "write a\n    Cellucid-ready AnnData store for today's Cellucid web app.\n\n"
         "    Every input may be a numpy array, a scipy sparse matrix or array, a dask array,\n"
         "    an h5py dataset, a zarr array, an AnnData backed sparse dataset or an xarray\n"
         "    DataArray. The expression matrix is streamed in blocks of cells and never held\n"
         "    whole in memory.\n\n"
         "    Parameters\n    ----------\n    "
         + body.rstrip()
-        + "\n\n    Returns\n    -------\n    pathlib.Path\n        The export folder.\n"
+        + "\n\n    " + _STORE_PARAMETERS.replace("\n", "\n    ").rstrip()
+        + "\n\n    Returns\n    -------\n    pathlib.Path\n"
+        + "        The export folder, or the store.\n"
     )
 
 

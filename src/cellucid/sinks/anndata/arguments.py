@@ -26,7 +26,7 @@ DEFAULT_ZARR_FORMAT = 2
 FORMAT_CHOICES = (
     'format must be "h5ad", "zarr" or "zarr.zip":\n'
     '  "h5ad"      one .h5ad file: single-file hosts (Zenodo, Figshare, S3, a lab server), '
-    "local files, cellucid serve and Jupyter.\n"
+    "local files.\n"
     '  "zarr"      a .zarr folder of small files: GitHub (no file over 100 MB).\n'
     '  "zarr.zip"  the Zarr store as one .zarr.zip file: wherever an .h5ad goes.'
 )

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import replace
 from functools import partial
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,32 @@ def _sibling(target: Path, role: str) -> Path:
     return target.with_name(f".{target.name}{TEMP_MARKER}{role}-{os.getpid()}-{RUN_TOKEN}")
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_abandoned(target: Path) -> list[Path]:
+    """Remove the hidden siblings of runs whose process is gone (a run killed with SIGKILL).
+
+    Each sibling's name carries its writer's pid: a sibling of a live process (another run
+    writing the same target) stays.
+    """
+    removed = []
+    prefix = f".{target.name}{TEMP_MARKER}"
+    for path in target.parent.glob(f"{glob_escape(prefix)}*"):
+        fields = path.name[len(prefix) :].split("-")
+        if len(fields) == 3 and fields[1].isdigit() and not _pid_alive(int(fields[1])):
+            _remove(path)
+            removed.append(path)
+    return removed
+
+
 def _place(staging: Path, target: Path) -> None:
     """Move the finished store into place, replacing an old one only once the new is whole."""
     if not (target.exists() or target.is_symlink()):
@@ -137,6 +164,7 @@ def write_anndata_store(
     started = time.perf_counter()
     content, source = build_content(request, note=None if quiet else print)
     created = _make_folder(target.path.parent)
+    remove_abandoned(target.path)
     staging, spill = _sibling(target.path, "store"), _sibling(target.path, "spill")
     chunks: Iterable[Chunk] | None = None
     placed = False
@@ -171,5 +199,6 @@ def _summary(target: StoreTarget, content: Any, seconds: float) -> str:
     genes = content.x.shape[1] if content.x is not None else 0
     return (
         f"✓ Wrote {target.path} ({kind}): {len(content.obs_index):,} cells, {genes:,} genes, "
-        f"in {seconds:.1f} s. Open it in the Cellucid web app, or: cellucid serve {target.path}"
+        f"in {seconds:.1f} s. Open it in the Cellucid web app (www.cellucid.com) from the file "
+        "or a link to it."
     )
