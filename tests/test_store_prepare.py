@@ -29,7 +29,7 @@ import zarr
 from scipy import sparse
 
 import cellucid
-from cellucid.sinks.anndata import csc, run
+from cellucid.sinks.anndata import csc, dense, run
 from cellucid.sinks.anndata.x_values import ExpressionValuesError
 
 from .reference095 import TIMEOUT, compare_stores, reference_python, requires_reference095
@@ -58,6 +58,7 @@ UPSTREAM_JOBS: dict[str, tuple[str, bool, bool]] = {
     "sparse-loose": ("sparse", True, False),
     "dense-loose": ("dense", True, False),
     "big-data": ("big", False, True),
+    "big-dense-data": ("big-dense", False, True),
 }
 N_CELLS, N_GENES = 400, 60
 BIG_CELLS, BIG_GENES = 5000, 300
@@ -131,10 +132,11 @@ BIG_ARGUMENTS = arguments(BIG_GENES, 290)
 def inputs(tmp_path_factory) -> dict[str, Path]:
     """The input .h5ad files: small sparse (CSR), the same dense, and a bigger sparse one."""
     folder = tmp_path_factory.mktemp("inputs")
-    files = {name: folder / f"{name}.h5ad" for name in ("sparse", "dense", "big")}
+    files = {name: folder / f"{name}.h5ad" for name in ("sparse", "dense", "big", "big-dense")}
     make_atlas(N_CELLS, N_GENES).write_h5ad(files["sparse"])
     make_atlas(N_CELLS, N_GENES, dense=True).write_h5ad(files["dense"])
     make_atlas(BIG_CELLS, BIG_GENES, seed=5).write_h5ad(files["big"])
+    make_atlas(BIG_CELLS, BIG_GENES, dense=True, seed=5).write_h5ad(files["big-dense"])
     files["sparse.zarr"] = folder / "sparse.zarr"
     with warnings.catch_warnings():  # anndata's notice that Zarr v3 becomes its default
         warnings.simplefilter("ignore", UserWarning)
@@ -227,7 +229,7 @@ def upstream(inputs, tmp_path_factory) -> dict[tuple[str, str], Path]:
     folder = tmp_path_factory.mktemp("upstream")
     jobs, paths = [], {}
     for job, (file, loose, backed) in UPSTREAM_JOBS.items():
-        shared = BIG_ARGUMENTS if file == "big" else SMALL_ARGUMENTS
+        shared = BIG_ARGUMENTS if file.startswith("big") else SMALL_ARGUMENTS
         for container, (output_format, zarr_format, name) in CONTAINERS.items():
             out = folder / job / container / name
             out.parent.mkdir(parents=True)
@@ -404,6 +406,26 @@ def test_x_over_many_blocks_and_groups(container, inputs, small_blocks, tmp_path
         assert compare_stores(path, theirs) == []
 
 
+@pytest.mark.parametrize("container", list(CONTAINERS))
+def test_dense_x_over_many_tiles(container, inputs, tmp_path, monkeypatch, request):
+    """A dense X checked in many tiles and written in several strips of 52 genes."""
+    plans: list[dense.DensePlan] = []
+
+    def scan_dense(*args: Any, **kwargs: Any) -> dense.DensePlan:
+        plans.append(dense.scan_dense(*args, **kwargs))
+        return plans[-1]
+
+    monkeypatch.setattr(dense, "TILE_BYTES", 2**18)  # 6 of the 5,000 cells' columns a tile
+    monkeypatch.setattr(run, "scan_dense", scan_dense)
+    path = write_ours(tmp_path, container, backed(inputs["big-dense"]), BIG_ARGUMENTS)
+    (plan,) = plans
+    assert len(plan.tiles) >= 5 and plan.chunks == (BIG_CELLS, 2**18 // BIG_CELLS)
+    assert_contract(path, inputs["big-dense"], BIG_ARGUMENTS)
+    if reference_python() is not None:
+        theirs = request.getfixturevalue("upstream")["big-dense-data", container]
+        assert compare_stores(path, theirs) == []
+
+
 # -- 3. a dask.distributed cluster writes the same bytes as threads ----------------------------
 
 
@@ -441,40 +463,39 @@ def _task_prefixes(dask_scheduler=None) -> list[str]:
     return [str(prefix) for prefix in dask_scheduler.task_prefixes]
 
 
-def test_local_cluster_writes_the_same_bytes(inputs, small_blocks, tmp_path):
-    distributed = pytest.importorskip("distributed")
-    threaded = {
+def write_cluster_runs(folder: Path, inputs: dict[str, Path]) -> dict[tuple[str, str], Any]:
+    """The digest of every CLUSTER_RUNS store in every container."""
+    return {
         (name, container): digest(
             write_ours(
-                tmp_path / "threads" / name / container,
-                container,
-                cluster_arguments(inputs[file], how),
-                shared,
+                folder / name / container, container, cluster_arguments(inputs[file], how), shared
             )
         )
         for name, file, how, shared in CLUSTER_RUNS
         for container in CONTAINERS
     }
+
+
+def test_local_cluster_writes_the_same_bytes(inputs, small_blocks, tmp_path, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    threaded = write_cluster_runs(tmp_path / "threads", inputs)
     with (
         distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
-        on_cluster = {
-            (name, container): digest(
-                write_ours(
-                    tmp_path / "cluster" / name / container,
-                    container,
-                    cluster_arguments(inputs[file], how),
-                    shared,
-                )
-            )
-            for name, file, how, shared in CLUSTER_RUNS
-            for container in CONTAINERS
-        }
-        prefixes = client.run_on_scheduler(_task_prefixes)
-    assert prefixes, "no task ran on the cluster"
+        on_cluster = write_cluster_runs(tmp_path / "cluster", inputs)
+        prefixes = set(client.run_on_scheduler(_task_prefixes))
+        # an interrupted run cancels its tasks on the cluster and leaves nothing
+        stopped = tmp_path / "stopped"
+        with monkeypatch.context() as patch:
+            Interrupted(patch, after=2)
+            with pytest.raises(KeyboardInterrupt):
+                write_ours(stopped, "zarr-v2", backed(inputs["big"]), BIG_ARGUMENTS)
+        assert not stopped.exists()
+    # the X tasks ran on the workers
+    assert {"scan_block", "group_task", "check_tile", "dense_task"} <= prefixes, prefixes
     for key, files in threaded.items():
         assert on_cluster[key] == files, key
 
@@ -587,6 +608,37 @@ def test_the_input_file_is_read_anew_and_let_go(file, tmp_path):
     second = write_ours(tmp_path / "second", "h5ad", {"data": adata}, SMALL_ARGUMENTS)
     adata.file.close()
     assert_x_equal(read_back(second).X, expected_x(path, SMALL_ARGUMENTS["gene_identifiers"]))
+
+
+@pytest.mark.filterwarnings("ignore")  # anndata's notices about the old encodings
+@pytest.mark.parametrize("encoding", ["pre07-sparse", "pre07-dense", "v07"])
+def test_old_encodings_by_path_write_what_anndata_reads(encoding, tmp_path):
+    """data= the path of an .h5ad in anndata's pre-0.7 or 0.7 encoding writes the store its
+    backed AnnData writes."""
+    from scipy.sparse import csr_matrix
+
+    from .old_anndata_files import atlas_arrays, write_pre07, write_v07
+
+    values = atlas_arrays()
+    graph = csr_matrix(values["graph"] + values["graph"].T, dtype=np.float32)
+    graph.setdiag(0)
+    graph.eliminate_zeros()
+    values["graph"] = graph
+    file = tmp_path / "old.h5ad"
+    if encoding == "v07":
+        write_v07(file, values)
+    else:
+        write_pre07(file, values, sparse_x=encoding == "pre07-sparse")
+    shared = {"dataset_id": "old", "dataset_name": "Old"}
+    by_path = write_ours(tmp_path / "path", "h5ad", {"data": str(file)}, shared)
+    adata = anndata.read_h5ad(file, backed="r")
+    by_anndata = write_ours(tmp_path / "backed", "h5ad", {"data": adata}, shared)
+    adata.file.close()
+    assert compare_stores(by_path, by_anndata) == []
+    stored = read_back(by_path).X
+    np.testing.assert_array_equal(
+        stored.toarray() if sparse.issparse(stored) else stored, values["dense"]
+    )
 
 
 @pytest.mark.parametrize("container", list(CONTAINERS))

@@ -126,6 +126,18 @@ def _open_store(path: Path) -> tuple[Any, tuple[Any, ...]]:
     )
 
 
+def _lend_legacy(path: Path) -> Lent:
+    """A store older than anndata 0.8's encoding (no ``encoding-type`` on its root: obs
+    and obsm as compound arrays, categories in uns, ...), read by anndata itself: backed
+    for an ``.h5ad`` (X stays on disk), whole for a Zarr folder."""
+    import anndata
+
+    if path.name.lower().endswith(".h5ad"):
+        adata = anndata.read_h5ad(path, backed="r")
+        return Lent(anndata_components(adata), (adata.file,))
+    return Lent(anndata_components(anndata.read_zarr(path)))
+
+
 def lend(data: object) -> Lent:
     """The components ``data`` lends.
 
@@ -152,6 +164,10 @@ def lend(data: object) -> Lent:
     if not path.exists():
         raise FileNotFoundError(f"data {str(data)!r} does not exist.")
     root, handles = _open_store(path)
+    if "encoding-type" not in root.attrs and not path.name.lower().endswith(".zip"):
+        for handle in handles:
+            handle.close()
+        return _lend_legacy(path)
     try:
         return Lent(_store_components(root), handles)
     except BaseException:
