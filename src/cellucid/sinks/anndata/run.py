@@ -40,6 +40,19 @@ def container_of(target: StoreTarget) -> str:
     return "zarr.zip" if target.zipped else "zarr"
 
 
+def _whole_matrix_rows(source: ExpressionSource) -> int | None:
+    """Rows per scan block when X must be read whole, else None (measured on the data).
+
+    anndata reads any rows of a CSC matrix on disk by loading every column whole, so a
+    grid of blocks would load the whole matrix once per block, in every thread at once:
+    one block loads it once (as upstream 0.9.5 does). Streaming such an input needs a
+    gene-major scan of its own.
+    """
+    if source.kind == "backed-sparse" and source.format == "csc":
+        return max(1, source.shape[0])
+    return None
+
+
 def scan_x(
     source: ExpressionSource, spill_dir: Path, progress: bool
 ) -> tuple[SparseX | DenseX, Iterable[Chunk]]:
@@ -59,6 +72,7 @@ def scan_x(
             block_reader(source),
             spill_dir,
             partial(run_all, desc="X: scan", progress=progress),
+            block_rows=_whole_matrix_rows(source),
         )
         x = SparseX((n_cells, source.n_genes), scan.indptr, scan.dtype)
         return x, in_order(assembly_tasks(plan_assembly(scan)))
