@@ -51,6 +51,7 @@ CASES: dict[str, tuple[str, str, str]] = {
     "dask-dense": ("dense", "dask", "dense-loose"),
     "h5ad-path": ("dense", "path", "dense-data"),
     "zarr-path": ("sparse.zarr", "path", "sparse-data"),
+    "zip-path": ("dense.zarr.zip", "path", "dense-data"),
 }
 #: Upstream's jobs: (input file, loose arguments instead of data=, read backed).
 UPSTREAM_JOBS: dict[str, tuple[str, bool, bool]] = {
@@ -147,6 +148,10 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
     with warnings.catch_warnings():  # anndata's notice that Zarr v3 becomes its default
         warnings.simplefilter("ignore", UserWarning)
         make_atlas(N_CELLS, N_GENES).write_zarr(files["sparse.zarr"])
+        files["dense.zarr.zip"] = folder / "dense.zarr.zip"
+        archive = zarr.storage.ZipStore(files["dense.zarr.zip"], mode="w")
+        make_atlas(N_CELLS, N_GENES, dense=True).write_zarr(archive)
+        archive.close()
     return files
 
 
@@ -300,7 +305,7 @@ def read_back(path: Path) -> anndata.AnnData:
 
 
 def read_input(file: Path) -> anndata.AnnData:
-    return anndata.read_zarr(file) if file.is_dir() else anndata.read_h5ad(file)
+    return read_back(file)
 
 
 def expected_x(file: Path, genes: list[str]) -> Any:
@@ -466,6 +471,7 @@ CLUSTER_RUNS = [
     ("backed-dense", "dense", "backed", SMALL_ARGUMENTS),
     ("dask-sparse", "sparse", "dask", SMALL_ARGUMENTS),
     ("zarr-path", "sparse.zarr", "path", SMALL_ARGUMENTS),
+    ("zip-path", "dense.zarr.zip", "path", SMALL_ARGUMENTS),
 ]
 
 

@@ -1,12 +1,12 @@
 """Readers of the input X by rows or strips, picklable where the input lives in a file.
 
 A task on a ``dask.distributed`` worker cannot receive an open HDF5 file, so an X read from
-a ``.h5ad`` file or a Zarr folder is read through :class:`FileMatrix`, which holds the
-file's path and opens it for each read (one block of rows, so the cost of opening is
-small beside the read). No handle outlives a read: the input file is not held open once
-``prepare()`` returns (the user may rewrite it), and a file replaced at the same path
-between two runs is never read through a stale handle. Arrays in memory are bound as
-they are.
+a ``.h5ad`` file, a Zarr folder or a ``.zarr.zip`` is read through :class:`FileMatrix`,
+which holds the file's path and opens it for each read (one block of rows, so the cost
+of opening is small beside the read). No handle outlives a read: the input file is not
+held open once ``prepare()`` returns (the user may rewrite it), and a file replaced at
+the same path between two runs is never read through a stale handle. Arrays in memory
+are bound as they are.
 """
 
 from __future__ import annotations
@@ -27,11 +27,21 @@ from cellucid.sinks.anndata.expression import ExpressionSource
 
 @contextmanager
 def _opened(path: str) -> Iterator[Any]:
-    """The root group of a ``.h5ad`` file or a Zarr folder, open for reading."""
+    """The root group of a ``.h5ad`` file, a Zarr folder or a ``.zarr.zip``, open for
+    reading."""
     if Path(path).is_dir():
         import zarr
 
         yield zarr.open_group(path, mode="r")
+        return
+    if path.lower().endswith(".zip"):
+        import zarr
+
+        store = zarr.storage.ZipStore(path, mode="r")
+        try:
+            yield zarr.open_group(store, mode="r")
+        finally:
+            store.close()
         return
     import h5py
 
@@ -74,11 +84,14 @@ def _file_location(matrix: Any) -> tuple[str, str] | None:
     name = getattr(node, "name", None)
     if isinstance(filename, str) and isinstance(name, str):
         return filename, name.lstrip("/")
-    store = getattr(node, "store", None)  # zarr arrays and groups of a local folder
-    root = getattr(store, "root", None)
+    store = getattr(node, "store", None)  # zarr arrays and groups: a folder, or a zip file
+    location = getattr(store, "root", None) or getattr(store, "path", None)
     path = getattr(node, "path", None)
-    if root is not None and isinstance(path, str) and Path(str(root)).is_dir():
-        return str(root), path
+    if location is None or not isinstance(path, str):
+        return None
+    location = Path(str(location))
+    if location.is_dir() or (location.is_file() and location.name.lower().endswith(".zip")):
+        return str(location), path
     return None
 
 
