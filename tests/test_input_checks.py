@@ -220,6 +220,20 @@ def test_signature_matches_the_documented_api():
         "quiet",
         "scheduler",
         "layout",
+        # upstream 0.9.5's store keywords (prepare(out_path, format=..., ...)) beside them
+        "out_path",
+        "format",
+        "data",
+        "embeddings",
+        "modalities",
+        "citation_text",
+        "citation_url",
+        "embedding_defaults",
+        "latent_key",
+        "vector_field_default",
+        "normalize_embeddings",
+        "modality",
+        "zarr_format",
     ]
 
 
