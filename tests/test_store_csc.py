@@ -399,7 +399,7 @@ def test_plan_is_pure_and_pickles():
 
 
 def test_block_rows_from_the_data():
-    assert csc.choose_block_rows(1000, 4) == 2**13  # 2^26 / 8000 -> 8,388 -> 8,192
+    assert csc.choose_block_rows(1000, 4) == 2**12  # 2^25 / 8000 -> 4,194 -> 4,096
     assert csc.choose_block_rows(0, 4) == csc.MAX_BLOCK_ROWS
     assert csc.choose_block_rows(10**7, 8) == csc.MIN_BLOCK_ROWS
     matrix = sparse.random(5000, 100, density=0.1, format="csr", random_state=0)

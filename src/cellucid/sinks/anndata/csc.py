@@ -82,9 +82,9 @@ Chunk = tuple[str, tuple[int, ...], np.ndarray]
 #: Values per chunk of ``X/data`` and ``X/indices`` (the viewer reads them by slices).
 CHUNK_ELEMENTS = 2**16
 #: Stored values and their indices one scan task reads at a time (the block of rows).
-BLOCK_BYTES = 2**26
+BLOCK_BYTES = 2**25
 #: Values and indices one assembly task places (then yields as chunks).
-GROUP_BYTES = 2**27
+GROUP_BYTES = 2**25
 #: Rows read to measure how many values a row stores, which sets the grid of blocks.
 SAMPLE_ROWS = 4096
 MIN_BLOCK_ROWS = 2**8

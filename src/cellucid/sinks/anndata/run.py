@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from cellucid.engine.files import RUN_TOKEN, TEMP_MARKER
+from cellucid.engine.heap import release_free_memory
 from cellucid.sinks.anndata.arguments import StoreRequest, StoreTarget, check_request
 from cellucid.sinks.anndata.build import build_content
 from cellucid.sinks.anndata.content import DenseX, SparseX
@@ -177,6 +178,7 @@ def write_anndata_store(
     target = check_request(request)
     started = time.perf_counter()
     content, source = build_content(request, note=None if quiet else print)
+    release_free_memory()  # the conversions' copies, before the X passes allocate theirs
     created = _make_folder(target.path.parent)
     remove_abandoned(target.path)
     staging, spill = _sibling(target.path, "store"), _sibling(target.path, "spill")
