@@ -75,4 +75,25 @@ def convert_connectivities(connectivities: object, n_cells: int) -> sparse.csr_m
     require_float32_range(graph.data, "connectivities", positions=False)
     graph = graph.astype(np.float32)
     graph.sort_indices()
-    return graph
+    return _given_if_same(connectivities, graph)
+
+
+def _given_if_same(given: object, stored: sparse.csr_matrix) -> sparse.csr_matrix:
+    """The caller's matrix when it already is the stored one, so no second copy is held.
+
+    A graph is the largest per-cell element (tens of MB per 100,000 cells); an AnnData's
+    float32 CSR graph usually needs no change at all.
+    """
+    if not (
+        isinstance(given, sparse.csr_matrix)
+        and given.dtype == np.float32
+        and given.nnz == stored.nnz
+        and given.has_sorted_indices
+    ):
+        return stored
+    same = (
+        np.array_equal(given.indptr, stored.indptr)
+        and np.array_equal(given.indices, stored.indices)
+        and np.array_equal(given.data, stored.data)
+    )
+    return given if same else stored
