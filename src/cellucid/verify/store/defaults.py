@@ -12,21 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from cellucid.sinks.anndata.defaults import DEFAULTS_ORDER
+
 from .context import Context, ordinal_list
 from .read import join
-
-DEFAULTS_ORDER = (
-    "embedding1d",
-    "embedding2d",
-    "embedding3d",
-    "modality",
-    "geneIdColumn",
-    "latentKey",
-    "vectorFieldDefault",
-    "obsKeys",
-    "normalizeEmbeddings",
-    "centroidMinPoints",
-)
 
 
 def check_defaults(ctx: Context, path: str, defaults: dict[str, Any]) -> None:
