@@ -53,7 +53,7 @@ else:
 cellucid.prepare(spec["out"], format=spec["format"], data=data, **spec["kwargs"])
 """
 
-VERSION = "import importlib.metadata as m; print(m.version('cellucid'))"
+VERSION = "import cellucid; print(getattr(cellucid, '__version__', '?'))"
 
 # Writes an input atlas in a process of its own, so this one stays small during the runs.
 GENERATE = (

@@ -15,7 +15,7 @@ def offline_help(viewer: ViewerAssets) -> str:
         f"is not in the cache folder {viewer.folder} and could not be downloaded "
         f"({viewer.last_error or 'no network'}).\n"
         "To use the viewer without internet on this machine:\n"
-        "  1. on a machine with internet access: pip install cellucid && "
+        "  1. on a machine with internet access, with this package installed: "
         f"cellucid viewer download --layout {build.layout}\n"
         "     (`cellucid viewer status` there prints where it was cached)\n"
         f"  2. copy that machine's folder <cache>/{build.commit} to {viewer.folder} here\n"
