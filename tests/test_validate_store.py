@@ -518,4 +518,7 @@ def test_dense_expression(tmp_path, kind):
 
 
 def test_public_api():
+    import cellucid
+
     assert store_validation.__all__ == ["validate_store", "is_store_path"]
+    assert cellucid.validate_store is store_validation.validate_store

@@ -1,4 +1,5 @@
-"""cellucid: export single-cell atlases to the Cellucid web viewer format, and serve them.
+"""cellucid: single-cell atlases for the Cellucid web viewer: export folders, Cellucid-ready
+AnnData stores, validation and serving.
 
 The public names are imported lazily so that ``import cellucid`` stays cheap (no dask,
 anndata or HTTP machinery until it is used).
@@ -28,6 +29,7 @@ _PUBLIC = {
     "get_export_cache_dir": "cellucid.serving.exportcache",
     "clear_export_cache": "cellucid.serving.exportcache",
     "validate_export": "cellucid.verify",
+    "validate_store": "cellucid.verify.store",
     "compute_transition_drift": "cellucid.drift",
     "add_transition_drift_to_obsm": "cellucid.drift",
     # the errors users may catch; all derive from CellucidError (see cellucid/errors.py)
