@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from cellucid.anndata_store import (
@@ -60,13 +61,26 @@ def _is_anndata(x: Any) -> bool:
     return isinstance(x, ad.AnnData)
 
 
-def _load_anndata(adata: Any) -> AnnDataParts:
-    from cellucid.inputs.store_arrays import open_array
+def _backed_x(adata: Any) -> Any:
+    """A reader by path of a backed AnnData's X; of a view's rows and columns, in the
+    view's order, for a view (read block by block, never whole)."""
+    from cellucid.inputs.store_arrays import RowsReader, open_array, view_index
 
-    x = adata.X
-    if adata.isbacked:
-        # the backed dataset holds an h5py handle; a reader by path also pickles
-        x = open_array(adata.filename, "X")
+    # the backed dataset holds an h5py handle; a reader by path also pickles
+    x = open_array(adata.filename, "X")
+    if not adata.is_view:
+        return x
+    n_rows, n_columns = x.shape[0], x.shape[1]
+    rows = view_index(adata._oidx, n_rows)
+    columns = view_index(adata._vidx, n_columns)
+    if rows is None and columns is None:
+        return x
+    rows = np.arange(n_rows, dtype=np.int64) if rows is None else rows
+    return RowsReader(x, rows, columns)
+
+
+def _load_anndata(adata: Any) -> AnnDataParts:
+    x = _backed_x(adata) if adata.isbacked else adata.X
     return AnnDataParts(
         obs=adata.obs,
         var=adata.var,

@@ -64,15 +64,16 @@ register_adapter("anndata-backed-sparse", _is_backed_sparse, _wrap_backed_sparse
 
 
 def _is_store_reader(x: Any) -> bool:
-    from cellucid.inputs.store_arrays import DenseReader, SparseReader
+    from cellucid.inputs.store_arrays import DenseReader, RowsReader, SparseReader
 
-    return isinstance(x, (DenseReader, SparseReader))
+    return isinstance(x, (DenseReader, SparseReader, RowsReader))
 
 
 def _wrap_store_reader(x: Any, chunk_rows: int, chunk_cols: int) -> da.Array:
-    from cellucid.inputs.store_arrays import SparseReader
+    from cellucid.inputs.store_arrays import RowsReader, SparseReader
 
-    if isinstance(x, SparseReader):
+    base = x.base if isinstance(x, RowsReader) else x
+    if isinstance(base, SparseReader):
         meta = sp.csr_matrix((0, 0), dtype=x.dtype)
         return da.from_array(
             x, chunks=(chunk_rows, x.shape[1]), asarray=False, meta=meta, name=False

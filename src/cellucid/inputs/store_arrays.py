@@ -167,3 +167,82 @@ def open_array(path: str | Path, key: str) -> DenseReader | SparseReader:
     if sparse_format(node) is not None:
         return SparseReader.open(path, key)
     return DenseReader.open(path, key)
+
+
+#: file rows further apart than this are read separately, not as one span
+_ROW_GAP = 256
+
+
+@dataclass(frozen=True, eq=False)
+class RowsReader:
+    """The rows (and columns) of a view of a store's array, in the view's order.
+
+    ``rows`` are the file rows of the view's rows; ``columns`` the file columns, or None
+    for all. A block of the view's rows is read in file order, as contiguous spans (rows
+    closer than ``_ROW_GAP`` share one read), and put in the view's order in memory.
+    """
+
+    base: DenseReader | SparseReader
+    rows: np.ndarray
+    columns: np.ndarray | None = None
+
+    @property
+    def ndim(self) -> int:
+        return self.base.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.base.dtype
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        rest = tuple(self.base.shape[1:])
+        if self.columns is not None:
+            rest = (len(self.columns), *rest[1:])
+        return (len(self.rows), *rest)
+
+    def _read_rows(self, file_rows: np.ndarray, columns: Any) -> Any:
+        order = np.argsort(file_rows, kind="stable")
+        ordered = file_rows[order]
+        breaks = np.flatnonzero(np.diff(ordered) > _ROW_GAP) + 1
+        pieces = []
+        for run in np.split(ordered, breaks):
+            if not len(run):
+                continue
+            first, last = int(run[0]), int(run[-1])
+            span = self.base[(slice(first, last + 1), *columns)]
+            pieces.append(span[run - first])
+        if not pieces:
+            return self.base[(slice(0, 0), *columns)]
+        if isinstance(self.base, SparseReader):
+            block = sp.vstack(pieces, format="csr")
+        else:
+            block = np.concatenate(pieces)
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        return block[inverse]
+
+    def __getitem__(self, key: Any) -> Any:
+        if not isinstance(key, tuple):
+            key = (key,)
+        rows, rest = _normalize_rows(key, self.shape[0])
+        if self.ndim == 1:
+            return self._read_rows(self.rows[rows], ())
+        if self.columns is None:
+            return self._read_rows(self.rows[rows], (rest,))
+        block = self._read_rows(self.rows[rows], ())[:, self.columns]
+        return block if _every_column(rest, self.shape[1]) else block[:, rest]
+
+
+def view_index(index: Any, length: int) -> np.ndarray | None:
+    """A view's row or column index (anndata's ``_oidx`` / ``_vidx``) as file positions,
+    or None when it selects everything in order."""
+    if isinstance(index, slice):
+        start, stop, step = index.indices(length)
+        if (start, stop, step) == (0, length, 1):
+            return None
+        return np.arange(start, stop, step, dtype=np.int64)
+    positions = np.asarray(index)
+    if positions.dtype == bool:
+        positions = np.flatnonzero(positions)
+    return positions.astype(np.int64, copy=False).reshape(-1)
