@@ -49,7 +49,9 @@ class ExportRecord:
                 "settings": self.settings,
                 "files": list(self.files),
                 "complete": self.complete,
-                "checksums": self.checksums,
+                # in key order: a resumed run fills in entries in another order than a
+                # plain run (the matrix's after pass one), and the bytes must not differ
+                "checksums": dict(sorted(self.checksums.items())),
             },
             indent=1,
         )
