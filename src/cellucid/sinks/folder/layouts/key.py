@@ -1,7 +1,10 @@
 """The key layout of cellucid 0.0.9 (the default): payload files named by ``safe(key)``.
 
 The viewer builds each file name by applying ``safe()`` to the field's key, so two keys
-with the same safe form would share a file: such keys are refused before writing.
+with the same safe form would share a file: such keys are refused before writing. So are
+keys whose safe forms differ only by case (``CD4`` and ``Cd4``): their files would
+overwrite each other on case-insensitive disks (the default on macOS and Windows, and in
+zip tools). The index layout names files by position and has neither problem.
 """
 
 from __future__ import annotations
@@ -13,6 +16,31 @@ from cellucid.sinks.folder.layouts.base import FieldEntry, Layout
 from cellucid.sinks.folder.layouts.registry import register_layout
 
 _AXIS_WORDS = {"obs": "obs keys", "var": "Gene ids", "vectors": "Vector field ids"}
+
+
+def case_collision(keys: list[str]) -> tuple[str, str] | None:
+    """The first two keys whose file names differ only by case, or None."""
+    seen: dict[str, str] = {}
+    for key in keys:
+        safe = safe_name(key)
+        folded = safe.casefold()
+        other = seen.setdefault(folded, key)
+        if other != key and safe_name(other) != safe:
+            return other, key
+    return None
+
+
+def _refuse_case_collision(axis: str, keys: list[Any]) -> None:
+    pair = case_collision([str(k) for k in keys])
+    if pair is not None:
+        first, second = pair
+        raise ValueError(
+            f"{_AXIS_WORDS[axis]} '{first}' and '{second}' differ only by case: in the key "
+            "layout their files are named from the keys and would overwrite each other on "
+            "case-insensitive disks (the default on macOS and Windows, and in zip tools). "
+            "Use layout='index' (--layout index), which names files by position, or rename "
+            "one of them."
+        )
 
 
 class KeyLayout(Layout):
@@ -63,6 +91,7 @@ class KeyLayout(Layout):
                         f"Vector field id '{field_id}' contains characters not allowed in file "
                         f"names; rename it to '{safe_name(field_id)}'."
                     )
+            _refuse_case_collision(axis, keys)
             return
         for key in keys:
             if not names_a_file(key):
@@ -77,8 +106,10 @@ class KeyLayout(Layout):
             raise ValueError(
                 f"{_AXIS_WORDS[axis]} '{first}' and '{second}' would both be written as "
                 f"'{safe}' (file names keep only letters, digits, '.', '_' and '-'); rename "
-                "one of them."
+                "one of them, or use layout='index' (--layout index), which names files by "
+                "position."
             )
+        _refuse_case_collision(axis, keys)
 
     def validate(self, findings: Any, documents: dict[str, Any]) -> None:
         for axis, keys in (("obs", findings.obs_keys), ("var", findings.gene_keys)):
