@@ -91,8 +91,40 @@ class Findings:
     def error(self, message: str) -> None:
         self.errors.append(message)
 
+    def outside(self, relative: str) -> str | None:
+        """Why ``relative`` is not a file inside the export folder, or None when it is.
+
+        The rule the server applies to every request: no absolute path, no ``..``, no
+        backslash or NUL, and nothing that resolves (through symlinks) outside the folder.
+        """
+        parts = relative.split("/")
+        if relative.startswith("/") or "\\" in relative or "\x00" in relative or ".." in parts:
+            return "names a path outside the export folder"
+        path = self.root / relative
+        base = self.root.resolve()
+        try:
+            resolved = path.resolve()
+        except (OSError, RuntimeError) as problem:
+            return f"cannot be resolved ({problem})"
+        if resolved == base or resolved.is_relative_to(base):
+            return None
+        for link in [path, *path.parents]:
+            if link == self.root:
+                break
+            if link.is_symlink():
+                name = link.relative_to(self.root).as_posix()
+                return f"{name} is a symlink to {resolved}, outside the export folder"
+        return f"resolves to {resolved}, outside the export folder"
+
     def binary(self, relative: str, dtype: str, count: int, compression: Any) -> np.ndarray | None:
-        """Read a referenced binary, checking existence, suffix and size."""
+        """Read a referenced binary, checking place, existence, suffix and size."""
+        if not isinstance(relative, str):
+            self.error(f"{relative!r}: a file path must be a string")
+            return None
+        outside = self.outside(relative)
+        if outside is not None:
+            self.error(f"{relative}: {outside} (the server refuses it)")
+            return None
         path = self.root / relative
         self.referenced.add(path)
         if bool(compression) != relative.endswith(Gzip.SUFFIX):
@@ -130,7 +162,14 @@ def load_json(findings: Findings, name: str) -> dict | None:
         return None
 
 
-def check_key_order(findings: Findings, name: str, document: dict, expected: list[str]) -> None:
+def check_key_order(
+    findings: Findings, name: str, document: dict, expected: list[str], exact: bool = True
+) -> None:
+    """The format's keys, all of them and in its order; with ``exact`` no other key."""
+    if exact:
+        unknown = [k for k in document if k not in expected]
+        if unknown:
+            findings.error(f"{name}: keys the format does not define {unknown}")
     keys = [k for k in document if k in expected]
     missing = [k for k in expected if k not in document]
     if missing:
@@ -141,7 +180,7 @@ def check_key_order(findings: Findings, name: str, document: dict, expected: lis
 
 def check_identity(findings: Findings, identity: dict) -> int | None:
     """Keys, order and embeddings; returns n_cells."""
-    check_key_order(findings, IDENTITY_NAME, identity, IDENTITY_KEYS)
+    check_key_order(findings, IDENTITY_NAME, identity, IDENTITY_KEYS, exact=False)
     extra = set(identity) - set(IDENTITY_KEYS) - {"source", "vector_fields"}
     if extra:
         findings.error(f"{IDENTITY_NAME}: unknown keys {sorted(extra)}")
