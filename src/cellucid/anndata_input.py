@@ -64,8 +64,10 @@ def _is_anndata(x: Any) -> bool:
 def _backed_x(adata: Any) -> Any:
     """A reader by path of a backed AnnData's X; of a view's rows and columns, in the
     view's order, for a view (read block by block, never whole)."""
+    from cellucid.checks.paths import check_inside_input
     from cellucid.inputs.store_arrays import RowsReader, open_array, view_index
 
+    check_inside_input(Path(adata.filename), "h5", getattr(adata.file, "_file", None))
     # the backed dataset holds an h5py handle; a reader by path also pickles
     x = open_array(adata.filename, "X")
     if not adata.is_view:
@@ -134,7 +136,7 @@ def _graphs(root: Any, path: str) -> dict[str, Any]:
 
 
 def _load_store(path: str | Path) -> AnnDataParts:
-    from cellucid.checks.paths import check_anndata_root, check_input_path
+    from cellucid.checks.paths import check_anndata_root, check_input_path, check_inside_input
     from cellucid.inputs.legacy_anndata import LEGACY_NOTE, apply_uns_categories, is_legacy
     from cellucid.inputs.store_arrays import open_array, open_store
 
@@ -142,6 +144,7 @@ def _load_store(path: str | Path) -> AnnDataParts:
     kind = check_input_path(path)
     resolved = str(path.resolve())
     root = open_store(resolved, kind)
+    check_inside_input(path, kind, root)
     check_anndata_root(root, path, kind)
     obs, var = _read_table(root, "obs"), _read_table(root, "var")
     legacy = is_legacy(root)

@@ -117,6 +117,88 @@ def check_anndata_root(root: Any, path: Path, kind: str) -> None:
         )
 
 
+_OUTSIDE_FIX = (
+    "an export reads only its input, so any file the process can read could otherwise be "
+    "copied into a published export. Make the data part of the input (read it and write it "
+    "again with anndata) and pass that."
+)
+
+
+def _hdf5_outside(file: Any) -> tuple[str, str] | None:
+    """The first element of an open HDF5 file whose data lives in another file, and where."""
+    import h5py
+
+    found: list[tuple[str, str]] = []
+
+    def link(name: str, info: Any) -> Any:
+        if isinstance(info, h5py.ExternalLink):
+            found.append((f"/{name}", f"an external link to {info.filename}:{info.path}"))
+            return True
+        return None
+
+    def node(name: str, obj: Any) -> Any:
+        if isinstance(obj, h5py.Dataset):
+            if obj.external:
+                where = ", ".join(sorted({str(entry[0]) for entry in obj.external}))
+                found.append((obj.name, f"HDF5 external storage in {where}"))
+                return True
+            if obj.is_virtual:
+                where = ", ".join(sorted({source.file_name for source in obj.virtual_sources()}))
+                found.append((obj.name, f"a virtual dataset mapping {where}"))
+                return True
+        return None
+
+    file.visititems_links(link)
+    if not found:
+        file.visititems(node)
+    return found[0] if found else None
+
+
+def _zarr_outside(root: Path) -> tuple[str, str] | None:
+    """The first entry of a Zarr folder that is a symlink leading out of it, and where."""
+    base = root.resolve()
+    for folder, names, files in os.walk(root):
+        for name in sorted(names + files):
+            entry = Path(folder) / name
+            if entry.is_symlink():
+                target = entry.resolve()
+                if target != base and base not in target.parents:
+                    return str(entry.relative_to(root)), f"a symlink to {target}"
+    return None
+
+
+def check_inside_input(path: Path, kind: str, opened: Any = None) -> None:
+    """Refuse a store that reads data outside itself: HDF5 external storage, a virtual
+    dataset or an external link in a ``.h5ad``, or a symlink out of a Zarr store.
+
+    ``opened``: the HDF5 file when the caller has it open already.
+
+    Raises
+    ------
+    InputFileError
+        Naming the element and where its data lives.
+    """
+    if kind == "h5" and opened is not None:
+        outside = _hdf5_outside(opened)
+    elif kind == "h5":
+        import h5py
+
+        try:
+            file = h5py.File(path, "r")
+        except OSError:
+            return  # not readable as HDF5: the caller's own checks say so
+        with file:
+            outside = _hdf5_outside(file)
+    else:
+        outside = _zarr_outside(path)
+    if outside is not None:
+        element, where = outside
+        raise InputFileError(
+            f"{path}: element {element} reads data outside the input ({where}); refused: "
+            + _OUTSIDE_FIX
+        )
+
+
 # what a temporary name adds to a file name: "." + ".part-" + pid + "-" + 8 hex digits
 TEMP_NAME_EXTRA = 1 + 6 + 10 + 1 + 8
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cellucid.checks.paths import check_inside_input
+
 from .embeddings import split_obsm
 from .record import record_arguments
 
@@ -153,6 +155,8 @@ def lend(data: object) -> Lent:
     if data is None:
         return Lent({})
     if is_anndata(data):
+        if getattr(data, "isbacked", False):
+            check_inside_input(Path(data.filename), "h5")
         return Lent(anndata_components(data))
     if not isinstance(data, str | os.PathLike):
         raise TypeError(
@@ -164,6 +168,13 @@ def lend(data: object) -> Lent:
     if not path.exists():
         raise FileNotFoundError(f"data {str(data)!r} does not exist.")
     root, handles = _open_store(path)
+    try:
+        if path.name.lower().endswith((".h5ad", ".zarr")):
+            check_inside_input(path, "zarr" if path.is_dir() else "h5", root)
+    except BaseException:
+        for handle in handles:
+            handle.close()
+        raise
     if "encoding-type" not in root.attrs and not path.name.lower().endswith(".zip"):
         for handle in handles:
             handle.close()
