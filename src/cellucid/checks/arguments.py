@@ -12,7 +12,13 @@ import pandas as pd
 from cellucid.checks.checked import CheckedInputs
 from cellucid.checks.graph_scan import scan_graph
 from cellucid.checks.request import InputRequest
-from cellucid.checks.values import require_distinct_text, require_finite, require_list, require_real
+from cellucid.checks.values import (
+    require_distinct_text,
+    require_finite,
+    require_float32_values,
+    require_list,
+    require_real,
+)
 from cellucid.inputs.arrays import as_cell_chunked
 from cellucid.inputs.obs_fields import (
     CategoricalColumn,
@@ -124,6 +130,7 @@ def check_obs(
             columns.append(column)
         else:
             column = read_continuous(str(key), series)
+            require_float32_values(f"obs column '{key}'", column.values)
             table[str(key)] = column.values
             columns.append(column)
     return pd.DataFrame(table, index=pd.RangeIndex(n_cells)), columns, dtypes

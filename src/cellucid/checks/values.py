@@ -14,6 +14,8 @@ import numpy as np
 
 #: largest magnitude the float32 normalization keeps meaningful (float32 tops at 3.4e38)
 FLOAT32_LIMIT = 1e38
+#: largest finite float32: obs values and genes beyond it would be stored as NaN
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def require_real(name: str, x: da.Array) -> None:
@@ -101,3 +103,26 @@ def require_distinct_text(name: str, keys: Sequence[Any]) -> None:
                 f"({text!r}) and would share one file. Rename one of them."
             )
         seen.setdefault(text, key)
+
+
+def require_float32_values(name: str, values: np.ndarray) -> None:
+    """Refuse finite values beyond the float32 range in a continuous column (they would be
+    stored as NaN, or make a quantization range whose width overflows).
+
+    Raises
+    ------
+    ValueError
+        With the count, the first row and the fix.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    beyond = np.isfinite(v) & (np.abs(v) > FLOAT32_MAX)
+    n = int(beyond.sum())
+    if not n:
+        return
+    first = int(np.argmax(beyond))
+    raise ValueError(
+        f"{name} holds {n:,} finite value{'s' if n != 1 else ''} beyond the float32 range "
+        f"(|x| > {FLOAT32_MAX:.4g}; first at row {first}: {v[first]:g}), which the export "
+        "cannot store (they would become missing). Rescale them (e.g. np.log10) or clip them "
+        "to the float32 range first."
+    )

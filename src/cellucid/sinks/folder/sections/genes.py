@@ -12,7 +12,9 @@ from typing import Any
 
 import dask.array as da
 import numpy as np
+import scipy.sparse as sp
 
+from cellucid.checks.values import FLOAT32_MAX
 from cellucid.engine.block_grid import gene_ranges, grid_matrix, pass_one_blocks, slab_genes_for
 from cellucid.engine.checksums import MATRIX, matrix_checksums
 from cellucid.engine.files import Placeholders
@@ -20,7 +22,8 @@ from cellucid.engine.runner import active_client, run_tasks
 from cellucid.inputs.arrays import is_sparse_array
 from cellucid.report import count
 from cellucid.sinks.folder.context import RunContext
-from cellucid.sinks.folder.format.quantize import Range
+from cellucid.sinks.folder.format.codecs import Quantize
+from cellucid.sinks.folder.format.quantize import Range, quantize_rows
 from cellucid.sinks.folder.gene_files import GeneJob, assembly_ranges, assembly_tasks, block_tasks
 from cellucid.sinks.folder.gene_spill import (
     GeneSpill,
@@ -42,10 +45,17 @@ def plan_gene_fields(ctx: RunContext) -> None:
         ctx.say("INFO: No gene expression data provided, skipping var export.")
         return
     matrix, piece_cells = grid_matrix(ctx.inputs.matrix, ctx.inputs.matrix_source)
+    bits = ctx.plan.settings.var_quantization
     lo = hi = None
-    if ctx.plan.settings.var_quantization is not None and genes.ids:
+    # float32 output of wider floats also needs the ranges: to refuse what float32 cannot hold
+    if genes.ids and (bits is not None or _wider_than_float32(matrix.dtype)):
         with ctx.phase("genes.ranges"):
             lo, hi = _ranges(ctx, matrix, piece_cells)
+        _refuse_beyond_float32(genes.ids, lo, hi)
+        if bits is None:
+            lo = hi = None
+        else:
+            _warn_flattened(ctx, matrix, lo, hi, bits)
     entries = tuple(
         ctx.layout.gene_entry(
             i, gene, None if lo is None else float(lo[i]), None if hi is None else float(hi[i])
@@ -85,6 +95,90 @@ def _ranges(ctx: RunContext, matrix: da.Array, piece_cells: int) -> tuple[Any, A
     if n_bad:
         ctx.say(f"  ⚠ {count(n_bad, 'gene')} contain NaN/Inf values (mapped to missing marker)")
     return np.array([r.lo for r in ranges]), np.array([r.hi for r in ranges])
+
+
+def _wider_than_float32(dtype: np.dtype) -> bool:
+    """Whether values of ``dtype`` can be finite beyond the float32 range."""
+    return dtype.kind == "f" and dtype.itemsize > 4
+
+
+def _refuse_beyond_float32(ids: Any, lo: np.ndarray, hi: np.ndarray) -> None:
+    """Refuse genes holding finite values beyond the float32 range (pass one's ranges).
+
+    Raises
+    ------
+    ValueError
+        With the count of genes, the first one and its range, and the fix.
+    """
+    beyond = np.flatnonzero(np.maximum(np.abs(lo), np.abs(hi)) > FLOAT32_MAX)
+    if not len(beyond):
+        return
+    first = int(beyond[0])
+    verb = "holds" if len(beyond) == 1 else "hold"
+    raise ValueError(
+        f"gene_expression: {count(len(beyond), 'gene')} {verb} finite values beyond the "
+        f"float32 range (|x| > {FLOAT32_MAX:.4g}; first gene {ids[first]!r}, values from "
+        f"{lo[first]:g} to {hi[first]:g}), which the export cannot store (they would "
+        "become missing). Rescale them (e.g. log1p) or clip them to the float32 range "
+        "first, or leave those genes out (gene_identifiers). No gene file was written; the "
+        "folder is left unfinished (run again after the fix, or remove it)."
+    )
+
+
+#: cells of the sample that looks for genes flattened by an outlier, and its byte budget
+FLAT_SAMPLE_CELLS = 4096
+FLAT_SAMPLE_BYTES = 32 << 20
+#: a gene is flattened when this share of its non-zero (sampled) values falls in one step
+FLAT_SHARE = 0.99
+FLAT_MIN_VALUES = 100
+
+
+def flattened_genes(sample: Any, lo: np.ndarray, hi: np.ndarray, bits: int) -> np.ndarray:
+    """Positions of the genes (columns of ``sample``) whose non-zero values mostly decode to
+    one value: at least ``FLAT_SHARE`` of them fall in one quantization step although they
+    differ (their range is set by a few far values)."""
+    matrix = sp.csc_matrix(sample) if sp.issparse(sample) else np.asarray(sample)
+    flat = []
+    for g in range(matrix.shape[1]):
+        if sp.issparse(matrix):
+            values = matrix.data[matrix.indptr[g] : matrix.indptr[g + 1]]
+        else:
+            values = matrix[:, g]
+        values = np.asarray(values, dtype=np.float64)
+        values = values[np.isfinite(values) & (values != 0)]
+        if len(values) < FLAT_MIN_VALUES:
+            continue
+        codes = quantize_rows(values, lo[g], hi[g], bits)
+        common = np.bincount(codes).argmax()
+        in_step = values[codes == common]
+        if len(in_step) >= FLAT_SHARE * len(values) and np.ptp(in_step) > 0:
+            flat.append(g)
+    return np.array(flat, dtype=np.int64)
+
+
+def _warn_flattened(
+    ctx: RunContext, matrix: da.Array, lo: np.ndarray, hi: np.ndarray, bits: int
+) -> None:
+    """Warn about genes an outlier flattens at ``bits`` (from the first cells, a sample)."""
+    columns = ctx.inputs.gene_columns
+    dense_rows = FLAT_SAMPLE_BYTES // max(1, 8 * matrix.shape[1])
+    n = min(matrix.shape[0], FLAT_SAMPLE_CELLS if is_sparse_array(matrix) else dense_rows)
+    n = max(n, min(matrix.shape[0], 64))
+    sample = matrix[:n].compute()
+    sample = sample.tocsr()[:, columns] if sp.issparse(sample) else np.asarray(sample)[:, columns]
+    flat = flattened_genes(sample, lo, hi, bits)
+    if not len(flat):
+        return
+    first = int(flat[0])
+    ctx.say(
+        f"  ⚠ {count(len(flat), 'gene')} {'loses its' if len(flat) == 1 else 'lose their'} "
+        f"detail at {bits} bits: {FLAT_SHARE:.0%} or "
+        f"more of the non-zero values (in the first {count(n, 'cell')}) fall in one of the "
+        f"{Quantize(bits).steps} steps, because a few far values set the range (e.g. "
+        f"{ctx.plan.genes.ids[first]!r}: {lo[first]:g} to {hi[first]:g}). Export float32 "
+        "genes (var_quantization=None) or clip the outliers first "
+        "(e.g. X.clip(max=np.quantile(X, 0.999)))."
+    )
 
 
 def _write_files(
