@@ -69,3 +69,19 @@ def test_case_only_differences_are_refused_in_key_layout_and_accepted_in_index(t
     assert not out.exists() and not out.parent.exists()  # nothing written
     done = prepare(**arguments(tmp_path / "index" / "export", **options), layout="index")
     assert validate_export(done).ok
+
+
+def test_validate_warns_about_an_older_key_export_with_case_only_differences(tmp_path):
+    """An export written before the refusal (here: tampered into that shape) gets a warning."""
+    import json
+
+    out = prepare(**arguments(tmp_path / "export", genes=["CD4", "CD8"]))
+    manifest = json.loads((out / "var_manifest.json").read_text())
+    assert manifest["fields"][1][0] == "CD8"
+    manifest["fields"][1][0] = "Cd4"
+    (out / "var_manifest.json").write_text(json.dumps(manifest))
+    for path in (out / "var").glob("CD8.*"):
+        path.rename(path.with_name(path.name.replace("CD8", "Cd4")))
+    report = validate_export(out)
+    assert report.ok, report.format()
+    assert any("'CD4' and 'Cd4' differ only by case" in w for w in report.warnings)

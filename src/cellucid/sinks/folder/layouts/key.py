@@ -121,6 +121,14 @@ class KeyLayout(Layout):
                     f"{axis}_manifest.json: keys '{first}' and '{second}' share the file name "
                     f"{safe}"
                 )
+            pair = case_collision([str(k) for k in keys])
+            if pair is not None:
+                # two files on this disk, one on a case-insensitive one (macOS, Windows, zip)
+                findings.warnings.append(
+                    f"{axis}_manifest.json: keys '{pair[0]}' and '{pair[1]}' differ only by "
+                    "case; their files overwrite each other on case-insensitive disks "
+                    "(export with layout='index' to avoid it)"
+                )
 
 
 KEY_LAYOUT = register_layout(KeyLayout())
