@@ -37,33 +37,6 @@ _STORE_SUFFIXES = sorted(((s, f) for f, (s, _) in FORMATS.items()), key=lambda s
 # Output suffixes that name a file no front door writes: refused rather than made a folder.
 _NOT_OUTPUTS = (".zip", ".h5mu", ".h5", ".hdf5", ".loom", ".mudata")
 
-#: Keywords of ``prepare_anndata`` (and their CLI flags) that a store takes.
-STORE_KEYWORDS = frozenset(
-    {
-        "format",
-        "latent_key",
-        "obs_keys",
-        "gene_identifiers",
-        "genes_file",
-        "var_gene_id_column",
-        "centroid_min_points",
-        "dataset_id",
-        "dataset_name",
-        "dataset_description",
-        "source_name",
-        "source_url",
-        "citation_text",
-        "citation_url",
-        "vector_field_default",
-        "embedding_defaults",
-        "normalize_embeddings",
-        "modality",
-        "zarr_format",
-        "force",
-        "progress",
-        "quiet",
-    }
-)
 #: The store's keywords an export folder has no use for.
 STORE_ONLY_KEYWORDS = (
     "citation_text",
@@ -74,6 +47,24 @@ STORE_ONLY_KEYWORDS = (
     "modality",
     "zarr_format",
 )
+#: Keywords of ``prepare_anndata`` (and their CLI flags) that a store takes.
+STORE_KEYWORDS = frozenset(STORE_ONLY_KEYWORDS) | {
+    "format",
+    "latent_key",
+    "obs_keys",
+    "gene_identifiers",
+    "genes_file",
+    "var_gene_id_column",
+    "centroid_min_points",
+    "dataset_id",
+    "dataset_name",
+    "dataset_description",
+    "source_name",
+    "source_url",
+    "force",
+    "progress",
+    "quiet",
+}
 #: Keywords of ``prepare_anndata`` only an export folder takes.
 FOLDER_KEYWORDS = (
     frozenset(BY_NAME)
