@@ -19,6 +19,7 @@ from cellucid.notebook.show import NotebookViewer, display_viewer
 from cellucid.serving.background import BackgroundExport
 from cellucid.serving.exportcache import (
     cache_key,
+    canonical_settings,
     get_export_cache_dir,
     mark_used,
     prune_export_cache,
@@ -65,7 +66,7 @@ def start_cached_export(data: Any, **options: Any) -> BackgroundExport:
         options["quiet"] = True
     if options.get("progress") is None:
         options["progress"] = False  # bars from a background thread would land in random cells
-    folder = get_export_cache_dir() / cache_key(data, options)
+    folder = get_export_cache_dir() / cache_key(data, canonical_settings(options))
     if force:
         shutil.rmtree(folder, ignore_errors=True)
     mark_used(folder)

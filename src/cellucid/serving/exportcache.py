@@ -18,6 +18,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ from cellucid.serving.webcache import cache_folder, folder_bytes, remove_folder
 from cellucid.sinks.folder.state import read_record, sample_rows
 
 KEY_LENGTH = 24
+#: the name of a Cellucid-ready store inside its cache entry (``serving/storecache.py``)
+STORE_NAME = "data.zarr"
 #: the export cache's size limit when ``$CELLUCID_EXPORT_CACHE_MAX_GB`` is not set
 DEFAULT_MAX_GB = 20.0
 
@@ -90,6 +93,67 @@ def _anndata_digest(adata: Any) -> str:
     return digest.hexdigest()
 
 
+#: options that change what is printed, not what is written
+_NOT_SETTINGS = frozenset({"quiet", "progress", "force"})
+
+
+def _plain(value: Any) -> Any:
+    """``value`` in one spelling: tuples as lists, paths as text, numpy scalars as Python,
+    empty containers as None (``[]``, ``()``, ``{}`` and None all mean "nothing given")."""
+    if isinstance(value, Mapping):
+        plain = {str(k): _plain(v) for k, v in value.items()}
+        return dict(sorted(plain.items())) or None
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value] or None
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _front_door_defaults() -> dict[str, Any]:
+    import inspect
+
+    from cellucid.anndata_input import prepare_anndata
+    from cellucid.options import OPTIONS
+
+    defaults = {
+        name: parameter.default
+        for name, parameter in inspect.signature(prepare_anndata).parameters.items()
+        if parameter.default is not inspect.Parameter.empty
+    }
+    defaults.update({option.name: option.our_default for option in OPTIONS})
+    return defaults
+
+
+def canonical_settings(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The export options as the cache key sees them: the same settings, however spelled.
+
+    Options equal to the front doors' defaults are dropped (``cellucid serve`` names every
+    option, ``serve_anndata()`` only the ones given), and values are put in one spelling
+    (:func:`_plain`), so the CLI and Python open one cache entry for the same settings.
+
+    Parameters
+    ----------
+    options
+        Keywords of :func:`cellucid.prepare_anndata`.
+
+    Returns
+    -------
+    dict
+        JSON-serialisable settings, sorted by name.
+    """
+    defaults = _front_door_defaults()
+    settings = {}
+    for name, value in sorted(options.items()):
+        plain = _plain(value)
+        if name in _NOT_SETTINGS or plain == _plain(defaults.get(name)):
+            continue
+        settings[name] = plain
+    return settings
+
+
 def cache_key(data: Any, settings: dict[str, Any]) -> str:
     """The cache folder name of ``data`` exported with ``settings``.
 
@@ -113,8 +177,18 @@ def cache_key(data: Any, settings: dict[str, Any]) -> str:
     return hashlib.sha256(document.encode()).hexdigest()[:KEY_LENGTH]
 
 
+def holds_store(entry: Path) -> bool:
+    """Whether the cache entry ``entry`` holds a finished Cellucid-ready store (the writer
+    renames a store into place only once it is complete)."""
+    store = entry / STORE_NAME
+    return (store / ".zattrs").is_file() or (store / "zarr.json").is_file()
+
+
 def is_complete(folder: Path) -> bool:
-    """Whether ``folder`` holds a finished export (its record says complete)."""
+    """Whether ``folder`` holds a finished export (its record says complete) or a finished
+    Cellucid-ready store (``serving/storecache.py``)."""
+    if holds_store(folder):
+        return True
     try:
         record = read_record(folder)
     except (OSError, ValueError, KeyError):
