@@ -103,6 +103,9 @@ def test_serve_in_python_warns_once_when_offline(export, tmp_path):
         process.kill()
         process.wait()
     assert_warned_once(err, "cellucid", tmp_path / "web-cache")
+    # Ctrl+C is how serve() ends: no traceback, a clean exit
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert process.returncode == 0
 
 
 @pytest.mark.parametrize("route", ["show", "show_anndata", "serve_anndata"])

@@ -22,7 +22,6 @@ def add_parser(subparsers: Any) -> None:
             "the Cellucid viewer. Binds to 127.0.0.1 by default (this machine only); use an "
             "SSH tunnel to view data on a remote machine."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument(
         "path",
@@ -30,8 +29,15 @@ def add_parser(subparsers: Any) -> None:
         help="export folder, folder of exports, or a .h5ad file / AnnData Zarr store "
         "(exported into the export cache first, see `cellucid viewer status --exports`)",
     )
-    p.add_argument("--port", "-p", type=int, default=8765, help="first port to try; 0 = any")
-    p.add_argument("--host", "-H", default="127.0.0.1", help="interface to bind")
+    p.add_argument(
+        "--port", "-p", type=int, default=8765, help="first port to try (default 8765); 0 = any"
+    )
+    p.add_argument(
+        "--host",
+        "-H",
+        default="127.0.0.1",
+        help="interface to bind (default 127.0.0.1: this machine only)",
+    )
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.add_argument("--quiet", "-q", action="store_true", help="print no banner")
     p.add_argument("--verbose", "-v", action="store_true", help="log every request")

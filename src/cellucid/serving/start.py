@@ -95,7 +95,8 @@ def serve(
     allowed_hosts: Iterable[str] = (),
     web_source_url: str | None = None,
 ) -> None:
-    """Serve an export folder (or exports root) until Ctrl+C.
+    """Serve an export folder (or exports root) until Ctrl+C, then return (printing
+    "Stopped." unless ``quiet``).
 
     Parameters
     ----------
@@ -123,4 +124,9 @@ def serve(
         allowed_hosts=allowed_hosts,
         web_source_url=web_source_url,
     )
-    start_server(server, quiet=quiet, open_browser=open_browser, block=True)
+    try:
+        start_server(server, quiet=quiet, open_browser=open_browser, block=True)
+    except KeyboardInterrupt:
+        # Ctrl+C is how this function is meant to end: no traceback, as on the command line
+        if not quiet:
+            print("\nStopped.", flush=True)
