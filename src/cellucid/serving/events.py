@@ -22,6 +22,23 @@ ROUTING = ("viewerId", "viewerToken")
 Deliver = Callable[[dict[str, Any]], None]
 
 
+def new_credentials() -> tuple[str, str]:
+    """A new viewer's id (16 hex digits) and token (32 random URL-safe characters)."""
+    return secrets.token_hex(8), secrets.token_urlsafe(24)
+
+
+def token_matches(given: object, expected: str | None) -> bool:
+    """Whether ``given`` is exactly ``expected``, compared in constant time.
+
+    ``expected`` None (no such viewer) is compared too, against a token that never matches,
+    so an unknown viewer and a wrong token take the same time to refuse.
+    """
+    if not isinstance(given, str):
+        return False
+    reference = expected if expected is not None else "\0" * 32
+    return hmac.compare_digest(given.encode(), reference.encode()) and expected is not None
+
+
 class EventRefused(Exception):
     """A post that is not one authenticated event; ``status`` is the HTTP answer."""
 
@@ -39,7 +56,7 @@ class EventRouter:
 
     def register(self, deliver: Deliver) -> tuple[str, str]:
         """Accept events for a new viewer; returns its (viewer id, token)."""
-        viewer_id, token = secrets.token_hex(8), secrets.token_urlsafe(24)
+        viewer_id, token = new_credentials()
         with self._lock:
             self._viewers[viewer_id] = (token, deliver)
         return viewer_id, token
@@ -67,10 +84,6 @@ class EventRouter:
         viewer_id, token = event.get("viewerId"), event.get("viewerToken")
         with self._lock:
             known = self._viewers.get(viewer_id) if isinstance(viewer_id, str) else None
-        if (
-            known is None
-            or not isinstance(token, str)
-            or not hmac.compare_digest(token.encode(), known[0].encode())
-        ):
+        if not token_matches(token, known[0] if known is not None else None):
             raise EventRefused(403, "events are accepted only from this notebook's viewer")
         known[1]({k: v for k, v in event.items() if k not in ROUTING})

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from cellucid import __version__
+from cellucid.serving import channel
 from cellucid.serving.cors import origin_allowed
 from cellucid.serving.events import MAX_EVENT_BYTES, EventRefused
 from cellucid.serving.httpd import HTTPServer
@@ -174,6 +175,8 @@ class CellucidHandler(BaseHTTPRequestHandler):
             return
         app = self.server.app
         path = request_path(self.path)
+        if self.answer_channel(path):
+            return
         if path == "/_cellucid/health":
             return self._send_json({"status": "ok", "type": "exported", "version": __version__})
         if path == "/_cellucid/info":
@@ -196,6 +199,33 @@ class CellucidHandler(BaseHTTPRequestHandler):
         if has_overlong_segment(path):
             return self._send_error(HTTPStatus.NOT_FOUND, "no file has so long a name")
         return self._send_viewer(path)
+
+    # -- the notebook channel (serving/channel/) ---------------------------------------
+    def answer_channel(self, path: str) -> bool:
+        """Answer ``/_cellucid/protocol`` and ``/_cellucid/ws``; False for any other path.
+
+        Called from ``do_GET`` after the Host check. The channel's thread is this
+        request's: it returns when the channel ends.
+        """
+        if path == f"/{channel.PROTOCOL_ROUTE}":
+            self._send_json(channel.capability_document())
+            return True
+        if path != f"/{channel.CHANNEL_ROUTE}":
+            return False
+        app = self.server.app
+        allowed = {host.strip("[]") for host, _ in getattr(app, "allowed_hosts", ())}
+        channel.open_channel(self, getattr(app, "channel", None), allowed)
+        return True
+
+    def refuse_channel(self, status: int, message: str, headers: dict[str, str]) -> None:
+        """Refuse a channel opening before upgrading (the connection closes after it)."""
+        self.close_connection = True
+        self._send_bytes(
+            status,
+            json.dumps({"error": message, "status": status}).encode(),
+            "application/json",
+            headers,
+        )
 
     # -- files -------------------------------------------------------------------------
     def _wait_for_pending(self, app: Any, path: str) -> Path | None:

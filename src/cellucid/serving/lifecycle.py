@@ -13,6 +13,7 @@ import threading
 from http.server import BaseHTTPRequestHandler
 from typing import Self
 
+from cellucid.serving.channel import ChannelHub
 from cellucid.serving.hosts import host_allowed
 from cellucid.serving.httpd import HTTPServer
 
@@ -69,6 +70,8 @@ class ServerLifecycle:
     def _init_lifecycle(self) -> None:
         self._httpd: HTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # the notebook viewers of the current app and their channels (serving/channel/)
+        self.channel = ChannelHub()
 
     # -- state ----------------------------------------------------------------------
     @property
@@ -124,6 +127,7 @@ class ServerLifecycle:
         """Stop serving and release the port."""
         httpd, thread = self._httpd, self._thread
         self._httpd = self._thread = None
+        self.channel.close_all()  # an open channel would outlive the server otherwise
         if httpd is not None:
             if thread is not None:
                 httpd.shutdown()
