@@ -187,7 +187,7 @@ def test_offline_without_cache(exports, tmp_path, monkeypatch, capsys):
 def test_download_then_serve_offline_status_and_clear(exports, tmp_path, monkeypatch, capsys):
     builds, files = pin(monkeypatch, tmp_path)
     with RawHost(files) as host:
-        assert main(["viewer", "download", "--web-source-url", host.url]) == 0
+        assert main(["viewer", "download", "--pinned", "--web-source-url", host.url]) == 0
         assert host.hits(INVENTORY) == 2 and len(host.requests) == 2 + 2 * 3
     out = capsys.readouterr()
     assert "3 files" in out.out and "verified" in out.out
