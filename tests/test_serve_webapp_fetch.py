@@ -7,6 +7,8 @@ import hashlib
 import json
 import logging
 import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ import pytest
 from cellucid.serving.inventory import IntegrityError
 from cellucid.serving.viewer import ViewerUnavailable
 from cellucid.serving.webapp import CurrentApp
+from cellucid.serving.webapp.entries import files_present, list_entries
 
 from .webappfake import INVENTORY, AppSite, app_files, build, page
 from .webfake import closed_port_url
@@ -251,3 +254,64 @@ def test_offline_without_a_cache_says_what_failed_and_the_ways_out(private_cache
     html = offline_page(app)
     assert html.startswith("<!doctype html>") and "web app" in html
     assert builds_in(private_cache) == []
+
+
+def test_redirects_only_to_allowed_addresses(private_cache):
+    files = build("b1")
+    with AppSite(files) as site, AppSite(files) as mirror:
+        # to another loopback server: followed
+        site.redirects["assets/js/util.js"] = f"{mirror.url}/assets/js/util.js"
+        assert served(CurrentApp(site.url), "/assets/js/util.js") == files["assets/js/util.js"]
+        assert mirror.requests == ["/assets/js/util.js"]
+    shutil.rmtree(private_cache)
+    with AppSite(files) as site:
+        # to plain http on another machine: refused before any request is made there
+        site.redirects["index.html"] = "http://example.org/index.html"
+        with pytest.raises(ViewerUnavailable, match="redirected to 'http://example.org"):
+            CurrentApp(site.url).asset("/")
+    assert builds_in(private_cache) == []
+
+
+def test_two_apps_installing_at_once_leave_one_whole_build(private_cache):
+    files = build("b1")
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        # whoever looks only ever finds whole, readable builds
+        while not stop.is_set():
+            for entry in list_entries(private_cache):
+                if files_present(entry)[0] != len(entry.inventory.assets):
+                    seen.append(entry.folder.name)
+
+    with AppSite(files) as site:
+        site.delay = 0.02
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        apps = [CurrentApp(site.url, refresh=True) for _ in range(3)]
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            folders = list(pool.map(lambda app: app.ensure().folder, apps))
+        stop.set()
+        watcher.join()
+    assert seen == []
+    assert len(set(folders)) == 1 and builds_in(private_cache) == [folders[0].name]
+    for app in apps:
+        assert served(app, "/") == files["index.html"]
+
+
+def test_a_build_replaced_under_a_running_app(private_cache):
+    first, second = build("b1"), build("b2")
+    with AppSite(first) as site:
+        running = CurrentApp(site.url)
+        page_asset = running.asset("/")
+        util = running.asset("/assets/js/util.js")
+        site.files = second
+        CurrentApp(site.url, refresh=True).ensure()  # another process: b2 in, b1 out
+    (name,) = builds_in(private_cache)
+    assert name.startswith("b2-")
+    # a file both builds share is served from the new build; one that changed is not
+    assert running.file(util).read_bytes() == second["assets/js/util.js"]
+    assert running.build_id == "b2"
+    with pytest.raises(ViewerUnavailable, match="reload the page"):
+        running.file(page_asset)
+    assert served(running, "/") == second["index.html"]

@@ -67,13 +67,16 @@ class AppSite:
 
     ``files`` can be replaced at any time (a new build deployed); ``tampered`` maps a path to
     bytes served instead of the published file, ``types`` a path to the Content-Type it is
-    answered with.
+    answered with, ``redirects`` a path to the address it is redirected to; ``delay``
+    seconds before each answer widen the window of concurrent downloads.
     """
 
     def __init__(self, files: dict[str, bytes]) -> None:
         self.files = files
         self.tampered: dict[str, bytes] = {}
         self.types: dict[str, str] = {}
+        self.redirects: dict[str, str] = {}
+        self.delay = 0.0
         self.requests: list[str] = []
         site = self
 
@@ -81,6 +84,14 @@ class AppSite:
             def do_GET(self) -> None:  # noqa: N802
                 site.requests.append(self.path)
                 path = self.path.lstrip("/")
+                if site.delay:
+                    threading.Event().wait(site.delay)
+                if path in site.redirects:
+                    self.send_response(302)
+                    self.send_header("Location", site.redirects[path])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 body = site.tampered.get(path, site.files.get(path))
                 kind = site.types.get(path) or TYPES.get(path.rsplit(".", 1)[-1], "text/plain")
                 if body is None:

@@ -184,6 +184,24 @@ class CurrentApp:
                 for asset in inventory.assets.values():
                     progress(asset.bytes)
             return self._retire_others(existing), []
+        try:
+            activated, failures = self._stage_and_activate(body, inventory, progress, workers)
+        except OSError as error:
+            # a full disk or a read-only cache: say which folder (a cached build may still do)
+            self.last_error = f"cannot write the web cache folder {self.entries_folder}: {error}"
+            raise ViewerUnavailable(self.last_error) from error
+        if activated is None:
+            return None, failures
+        log.info("web app build %s activated in %s", activated.build_id, activated.folder)
+        return self._retire_others(activated), []
+
+    def _stage_and_activate(
+        self,
+        body: bytes,
+        inventory: Inventory,
+        progress: Callable[[int], None] | None,
+        workers: int,
+    ) -> tuple[Entry | None, list[tuple[str, Exception]]]:
         stage = entries.new_stage(self.cache_root)
         try:
             failures = download_into(stage, self.source, inventory, progress, workers, self.timeout)
@@ -193,13 +211,11 @@ class CurrentApp:
             fresh = entries.read_entry(stage)
             if fresh is None:
                 raise IntegrityError(f"the staged build in {stage} could not be read back")
-            entries.verify_entry(fresh)
-            activated = entries.activate(stage)
+            entries.verify_entry(fresh)  # what is on disk, not only what was received
+            return entries.activate(stage), []
         finally:
             if stage.exists():
                 entries.discard(stage)
-        log.info("web app build %s activated in %s", activated.build_id, activated.folder)
-        return self._retire_others(activated), []
 
     def _retire_others(self, kept: Entry) -> Entry:
         # the site replaced its build: older builds of the same source go, whole

@@ -203,6 +203,9 @@ def retire(folder: Path) -> None:
         folder.rename(away)
     except FileNotFoundError:
         return  # another process retired it
+    except OSError as error:
+        log.warning("could not remove the old web app build %s (%s)", folder, error)
+        return
     discard(away)
 
 

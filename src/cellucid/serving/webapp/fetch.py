@@ -14,6 +14,7 @@ from urllib.parse import quote
 from cellucid.serving.inventory import Asset, IntegrityError, Inventory, check_asset
 from cellucid.serving.viewer import ViewerUnavailable
 from cellucid.serving.webapp.inventory import check_page_build
+from cellucid.serving.webapp.source import check_redirect
 
 FETCH_TIMEOUT = 15.0
 USER_AGENT = "cellucid-stream (web app cache)"
@@ -23,6 +24,17 @@ log = logging.getLogger("cellucid.serving.webapp")
 def file_url(source: str, path: str) -> str:
     """The address of ``path`` (an inventory path) under the app's ``source``."""
     return f"{source}/{quote(path, safe='/-._~')}"
+
+
+class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to an address the source rules accept."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001, ANN201
+        check_redirect(newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_CheckedRedirects())
 
 
 def fetch(url: str, timeout: float = FETCH_TIMEOUT) -> tuple[bytes, str]:
@@ -35,12 +47,14 @@ def fetch(url: str, timeout: float = FETCH_TIMEOUT) -> tuple[bytes, str]:
     """
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as reply:
+        with _OPENER.open(request, timeout=timeout) as reply:
             status = getattr(reply, "status", None) or 200  # file: URLs have none
             if status != 200:
                 raise ViewerUnavailable(f"{url}: HTTP {status}")
             body = reply.read()
             kind = reply.headers.get_content_type()
+    except urllib.error.HTTPError as error:
+        raise ViewerUnavailable(f"{url}: HTTP {error.code} {error.reason}") from error
     except (urllib.error.URLError, OSError, ValueError) as error:
         raise ViewerUnavailable(f"{url}: {getattr(error, 'reason', None) or error}") from error
     return body, kind

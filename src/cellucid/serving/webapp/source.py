@@ -56,6 +56,14 @@ def _refusal(value: str) -> str | None:
     return None
 
 
+def check_redirect(url: str) -> None:
+    """Raise :class:`ValueError` when the site redirects to an address a source may not have
+    (an https site sending us to plain http elsewhere would undo the rule above)."""
+    reason = _refusal(url)
+    if reason is not None or urlsplit(url).scheme == "file":
+        raise ValueError(f"the app's site redirected to {url!r}, which is refused: {reason}")
+
+
 def app_source_url(override: str | None = None) -> str:
     """The checked base URL the current app is fetched from, without a trailing slash.
 
