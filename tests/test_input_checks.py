@@ -57,7 +57,8 @@ CASES = [
     (
         {"latent_space": None},
         ValueError,
-        "latent_space is required for outlier quantile calculation.",
+        "latent_space is required for outlier quantile calculation. The categorical obs "
+        "field 'kind' gets outlier quantiles measured in it",
     ),
     (
         {"latent_space": np.zeros((N - 2, 3))},

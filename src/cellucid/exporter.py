@@ -237,9 +237,9 @@ def summary_line(plan: ExportPlan, inputs: CheckedInputs, seconds: float) -> str
 
 
 def _fingerprint(inputs: CheckedInputs, plan: ExportPlan, request: FolderRequest) -> str:
-    arrays = {f"embedding_{d}d": x for d, x in inputs.embeddings.items()} | {
-        "latent": inputs.latent
-    }
+    arrays = {f"embedding_{d}d": x for d, x in inputs.embeddings.items()}
+    if inputs.latent is not None:
+        arrays["latent"] = inputs.latent
     if inputs.matrix is not None:
         arrays["gene_expression"] = inputs.matrix
     if inputs.connectivities is not None:
@@ -301,7 +301,8 @@ def refuse_store_only(values: dict[str, Any]) -> None:
 
 _DATA_PARAMETERS = """\
 latent_space
-    (n_cells, n_dims) latent space used for the outlier quantiles of categorical fields.
+    (n_cells, n_dims) latent space used for the outlier quantiles of categorical fields;
+    required only when a categorical obs field is exported.
 obs
     Cell metadata, one row per cell: a DataFrame, an xarray Dataset or AnnData's lazy
     obs (read one column at a time); ``None`` exports no obs field.

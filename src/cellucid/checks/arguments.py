@@ -75,10 +75,27 @@ def check_embeddings(
     return n_cells, arrays
 
 
-def check_latent(latent_space: Any, n_cells: int, chunk_rows: int) -> da.Array:
-    """The latent space as a 2-D dask array with one row per cell."""
+def check_latent(
+    latent_space: Any, n_cells: int, chunk_rows: int, needed_by: Sequence[str]
+) -> da.Array | None:
+    """The latent space as a 2-D dask array with one row per cell, or None when unused.
+
+    Only the outlier quantiles of categorical obs fields are computed in the latent space
+    (``needed_by`` names those fields): without one, ``latent_space`` may be left out, and
+    one given anyway is checked but not used (nor recorded, so leaving it out later
+    resumes the same export).
+    """
     if latent_space is None:
-        raise ValueError("latent_space is required for outlier quantile calculation.")
+        if not needed_by:
+            return None
+        many = len(needed_by) > 1
+        names = ", ".join(repr(k) for k in needed_by[:3]) + (", ..." if len(needed_by) > 3 else "")
+        raise ValueError(
+            "latent_space is required for outlier quantile calculation. The categorical obs "
+            f"field{'s' if many else ''} {names} get{'' if many else 's'} outlier quantiles "
+            "measured in it: pass latent_space (e.g. adata.obsm['X_pca']), or leave "
+            f"{'those fields' if many else 'it'} out with obs_keys."
+        )
     latent = as_cell_chunked(latent_space, chunk_rows)
     if latent.ndim == 1:
         latent = latent[:, None]
@@ -89,7 +106,7 @@ def check_latent(latent_space: Any, n_cells: int, chunk_rows: int) -> da.Array:
         )
     require_real("latent_space", latent)
     require_finite("latent_space", latent)
-    return latent
+    return latent if needed_by else None
 
 
 def check_obs(
@@ -259,14 +276,20 @@ def check_inputs(
 ) -> CheckedInputs:
     """Every data input of prepare() checked and wrapped, in the order a user fixes them.
 
+    The order is the documented one (docs/validation.md): the embeddings (they set the
+    number of cells), obs, the latent space (only needed for categorical obs fields, so
+    after obs), the genes with var, the connectivities, the vector fields. Each input's
+    own error comes first; a missing latent space never hides another input's error.
+
     ``var_gene_id_column`` names the var column of the gene ids; ``codes_request`` is the
     ``obs_categorical_dtype`` option (auto, uint8 or uint16).
     """
     n_cells, embeddings = check_embeddings(given.embeddings, given.X_umap_4d, chunk_rows)
-    latent = check_latent(given.latent_space, n_cells, chunk_rows)
     obs_frame, obs_columns, codes_dtypes = check_obs(
         given.obs, given.obs_keys, n_cells, codes_request
     )
+    categorical = [c.key for c in obs_columns if isinstance(c, CategoricalColumn)]
+    latent = check_latent(given.latent_space, n_cells, chunk_rows, categorical)
     optional: dict[str, Any] = {}
     if given.gene_expression is not None:
         matrix, ids, columns, unknown = check_genes(

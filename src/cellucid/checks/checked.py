@@ -42,7 +42,8 @@ class CheckedInputs:
 
     n_cells: int
     embeddings: dict[int, da.Array]
-    latent: da.Array
+    #: None when no categorical obs field needs it (see check_latent)
+    latent: da.Array | None
     obs: pd.DataFrame
     obs_columns: tuple[CategoricalColumn | ContinuousColumn, ...]
     codes_dtypes: dict[str, str]

@@ -38,7 +38,8 @@ def _gridded(inputs: CheckedInputs, with_matrix: bool) -> dict[str, tuple[da.Arr
     so pass one can checksum the blocks it reads anyway.
     """
     arrays: dict[str, da.Array] = {f"X_umap_{d}d": x for d, x in inputs.embeddings.items()}
-    arrays["latent_space"] = inputs.latent
+    if inputs.latent is not None:
+        arrays["latent_space"] = inputs.latent
     for field_id, dims in inputs.vectors.items():
         arrays |= {f"vector_fields[{field_id!r}] ({d}D)": x for d, x in dims.items()}
     if inputs.connectivities is not None:
