@@ -111,8 +111,8 @@ def test_a_file_the_export_lists_is_waited_for_and_others_are_not(tmp_path):
         threading.Timer(0.3, release.set).start()
         assert get(server.port, "/var/late.bin") == (200, b"LATE")
         started = time.monotonic()
-        # not listed: no waiting, it goes on to the (offline) viewer build at once
-        assert get(server.port, "/var/never.bin")[0] == 503
+        # not listed: no waiting; under var/ it is no viewer file either: 404 at once
+        assert get(server.port, "/var/never.bin")[0] == 404
         assert time.monotonic() - started < 5
     job.wait_done(30)
 

@@ -37,6 +37,8 @@ CONTENT_TYPES = {
     ".wasm": "application/wasm",
 }
 COPY_BYTES = 1 << 16
+#: the folders of an export (both layouts); no viewer build has files there
+EXPORT_FOLDERS = frozenset({"obs", "var", "connectivity", "vectors"})
 MAX_TARGET = 2048  # longer request targets get 414 (no export path comes near it)
 
 
@@ -70,6 +72,16 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     if start >= size or end < start:
         return None
     return start, min(end, size - 1)
+
+
+def could_be_viewer_path(url_path: str) -> bool:
+    """Whether a path not in the data could name a viewer file (asked only while the
+    viewer's file list is unknown, offline): not one with an empty or dot segment, nor one
+    under an export's own folders, which hold data only."""
+    segments = url_path.split("/")[1:]
+    if any(s in ("", ".", "..") for s in segments):
+        return False
+    return segments[0] not in EXPORT_FOLDERS
 
 
 class CellucidHandler(BaseHTTPRequestHandler):
@@ -109,7 +121,10 @@ class CellucidHandler(BaseHTTPRequestHandler):
         origin = self.headers.get("Origin")
         if origin_allowed(origin):
             self.send_header("Access-Control-Allow-Origin", origin)
-            self.send_header("Access-Control-Expose-Headers", "Content-Length, Content-Range")
+            self.send_header(
+                "Access-Control-Expose-Headers",
+                "Accept-Ranges, Content-Length, Content-Range, ETag",
+            )
         self.send_header("Vary", "Origin")
 
     def _send_bytes(self, status: int, body: bytes, kind: str, extra: dict | None = None) -> None:
@@ -235,37 +250,71 @@ class CellucidHandler(BaseHTTPRequestHandler):
             return resolve_inside(app.data_dir, path)
         return None
 
+    def _not_modified(self, etag: str, mtime: float | None = None) -> bool:
+        """Answer 304 when the client holds this version (If-None-Match, else
+        If-Modified-Since); True when answered."""
+        match = self.headers.get("If-None-Match")
+        since = self.headers.get("If-Modified-Since")
+        if match is not None:
+            tags = {tag.strip().removeprefix("W/") for tag in match.split(",")}
+            fresh = etag in tags or "*" in tags
+        elif since and mtime is not None and "Range" not in self.headers:
+            try:
+                fresh = int(mtime) <= email.utils.parsedate_to_datetime(since).timestamp()
+            except (TypeError, ValueError):
+                fresh = False
+        else:
+            fresh = False
+        if fresh:
+            self.send_response(HTTPStatus.NOT_MODIFIED)
+            self.send_header("ETag", etag)
+            if mtime is not None:
+                self.send_header("Last-Modified", email.utils.formatdate(mtime, usegmt=True))
+            self._cors_headers()
+            self.end_headers()
+        return fresh
+
+    def _wanted_range(self, size: int, *versions: str) -> tuple[int, int, bool] | None:
+        """(first, last, partial) to send, or None for 416.
+
+        The whole body when there is no Range, a range unit other than bytes (RFC 9110
+        says to ignore it), several ranges, or an If-Range naming none of ``versions``
+        (the ETag and Last-Modified of what is sent).
+        """
+        header = self.headers.get("Range")
+        if_range = self.headers.get("If-Range")
+        if (
+            header is None
+            or header.partition("=")[0].strip().lower() != "bytes"
+            or "," in header
+            or (if_range is not None and if_range.strip() not in versions)
+        ):
+            return 0, size - 1, False
+        wanted = parse_range(header, size)
+        return None if wanted is None else (*wanted, True)
+
     def _send_file(self, file: Path, kind: str | None = None) -> None:
         stat = file.stat()
         size = stat.st_size
+        # a new version of a file (rewritten or replaced) gets a new tag
+        etag = f'"{stat.st_ino:x}-{size:x}-{stat.st_mtime_ns:x}"'
         modified = email.utils.formatdate(stat.st_mtime, usegmt=True)
-        since = self.headers.get("If-Modified-Since")
-        if since and "Range" not in self.headers:
-            try:
-                if int(stat.st_mtime) <= email.utils.parsedate_to_datetime(since).timestamp():
-                    self.send_response(HTTPStatus.NOT_MODIFIED)
-                    self.send_header("Last-Modified", modified)
-                    self._cors_headers()
-                    self.end_headers()
-                    return
-            except (TypeError, ValueError):
-                pass
-        first, last, status = 0, size - 1, HTTPStatus.OK
-        headers = {"Accept-Ranges": "bytes", "Last-Modified": modified}
-        if "Range" in self.headers and "," not in self.headers["Range"]:
-            wanted = parse_range(self.headers["Range"], size)
-            if wanted is None:
-                return self._send_bytes(
-                    HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE,
-                    b"",
-                    "text/plain",
-                    {"Content-Range": f"bytes */{size}"},
-                )
-            first, last = wanted
-            status = HTTPStatus.PARTIAL_CONTENT
+        if self._not_modified(etag, stat.st_mtime):
+            return
+        wanted = self._wanted_range(size, etag, modified)
+        if wanted is None:
+            return self._send_bytes(
+                HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE,
+                b"",
+                "text/plain",
+                {"Content-Range": f"bytes */{size}"},
+            )
+        first, last, partial = wanted
+        headers = {"Accept-Ranges": "bytes", "ETag": etag, "Last-Modified": modified}
+        if partial:
             headers["Content-Range"] = f"bytes {first}-{last}/{size}"
         length = max(0, last - first + 1)
-        self.send_response(status)
+        self.send_response(HTTPStatus.PARTIAL_CONTENT if partial else HTTPStatus.OK)
         self.send_header("Content-Type", kind or content_type(file))
         self.send_header("Content-Length", str(length))
         self.send_header("Cache-Control", "no-cache")
@@ -301,11 +350,12 @@ class CellucidHandler(BaseHTTPRequestHandler):
                     offline_page(viewer).encode(),
                     "text/html; charset=utf-8",
                 )
-            status = (
-                HTTPStatus.BAD_GATEWAY
-                if isinstance(error, IntegrityError)
-                else HTTPStatus.SERVICE_UNAVAILABLE
+            if isinstance(error, IntegrityError):
+                return self._send_error(HTTPStatus.BAD_GATEWAY, f"viewer file unavailable: {error}")
+            if not could_be_viewer_path(path):
+                return self._send_error(HTTPStatus.NOT_FOUND, f"not found: {path}")
+            return self._send_error(
+                HTTPStatus.SERVICE_UNAVAILABLE, f"viewer file unavailable: {error}"
             )
-            return self._send_error(status, f"viewer file unavailable: {error}")
         # the inventory's type: the raw host sends text/plain with nosniff for everything
         return self._send_file(file, asset.content_type)
