@@ -133,6 +133,7 @@ def environment(folder: Path, template: Path) -> dict[str, str]:
         "HOME": str(folder),
         "XDG_CACHE_HOME": str(folder / ".cache"),
         "CELLUCID_WEB_SOURCE_URL": "http://127.0.0.1:9",  # no network: fail fast
+        "CELLUCID_WEB_APP_URL": "http://127.0.0.1:9",  # the current app's site too
         "BROWSER": "true",
         "PYTHONUNBUFFERED": "1",
     }
