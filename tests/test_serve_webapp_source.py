@@ -53,6 +53,7 @@ def test_accepted(url):
         ("https://example.org:99999", "port"),
         (" https://example.org", "whitespace"),
         ("file://otherhost/share", "on this machine"),
+        ("file:///", "on this machine"),
         ("www.cellucid.com", "not an https://"),
     ],
 )

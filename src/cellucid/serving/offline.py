@@ -36,9 +36,9 @@ def _pinned_help(viewer: ViewerAssets) -> str:
 def _current_help(app: CurrentApp) -> str:
     folder = app.entries_folder
     return (
-        f"The Cellucid web app could not be fetched from {app.source} and no complete build "
-        f"of it is in the cache folder {folder}\n"
-        f"({app.last_error or 'no network'}).\n"
+        f"The Cellucid web app ({app.source}) is not available: no complete build of it is "
+        f"in the cache folder {folder}, and fetching it failed:\n"
+        f"  {app.last_error or 'no network'}\n"
         "Two ways to use it on this machine:\n"
         "  1. on a machine with internet access, with this package installed, run "
         "`cellucid viewer download`\n"

@@ -39,7 +39,7 @@ def _refusal(value: str) -> str | None:
     if parts.query or parts.fragment or value.endswith(("?", "#")):
         return "it holds a query or a fragment; give the address of the app's folder"
     if parts.scheme == "file":
-        if parts.netloc not in ("", "localhost"):
+        if parts.netloc not in ("", "localhost") or parts.path.strip("/") == "":
             return "a file:// URL must name a folder on this machine (file:///path/to/app)"
         return None
     try:
