@@ -53,6 +53,20 @@ def iframe_html(url: str, viewer_id: str, height: int) -> str:
     )
 
 
+def frame_html(url: str, viewer_id: str, height: int) -> str:
+    """The iframe of one viewer of the current app (it opens its own channel: no script).
+
+    No link to open it in a tab either: a second page of the same viewer would take its
+    channel over from the iframe.
+    """
+    src = html.escape(url, quote=True)
+    return (
+        f'<iframe src="{src}" id="cellucid-{html.escape(viewer_id)}" width="100%" '
+        f'height="{int(height)}" style="border: 0" allow="fullscreen; clipboard-write">'
+        "</iframe>"
+    )
+
+
 def post_script(viewer_id: str, message: dict[str, Any]) -> str:
     """JavaScript that posts ``message`` to the viewer ``viewer_id`` shown in this page."""
     return _POST.format(viewer_id=json.dumps(viewer_id), message=json.dumps(message))

@@ -1,8 +1,9 @@
 """Callbacks on the notebook viewer's events (the hook API of cellucid 0.0.9).
 
-Events arrive from the viewer in the iframe as ``POST /_cellucid/events`` (see
-``serving/events.py``) on a server thread; :meth:`ViewerEvents.deliver` records each one,
-wakes :meth:`ViewerEvents.wait_for_event` callers and runs the callbacks of its type.
+Events arrive from the app in the iframe on a server thread: from the pinned build as
+``POST /_cellucid/events`` (``serving/events.py``), from the current app on its channel
+(``serving/channel/``). :meth:`ViewerEvents.deliver` records each one, wakes
+:meth:`ViewerEvents.wait_for_event` callers and runs the callbacks of its type.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class ViewerEvents:
         self._seq = 0
         self._recent: deque[tuple[int, str, dict[str, Any]]] = deque(maxlen=RECENT_EVENTS)
         self.latest: dict[str, dict[str, Any]] = {}
+        self._stopped = False
 
     # -- registering ------------------------------------------------------------------
     def register_hook(self, event: str, callback: Hook) -> Hook:
@@ -73,6 +75,16 @@ class ViewerEvents:
         """Decorator: called with ``{"n_cells", "dimensions"}`` once the viewer is ready."""
         return self.register_hook("ready", callback)
 
+    def on_command_error(self, callback: Hook) -> Hook:
+        """Decorator: called with ``{"command", "reason"}`` when the current app could not
+        carry out a command (``setColorBy`` of a field it does not have, ...).
+
+        Commands return before the app has read them; this is how a failure comes back.
+        Without a callback the failure is logged as a warning (logger
+        ``cellucid.notebook.hooks``).
+        """
+        return self.register_hook("command_error", callback)
+
     def on_message(self, callback: Hook) -> Hook:
         """Decorator: called with every event, whatever its type (``data["type"]`` names it)."""
         return self.register_hook("message", callback)
@@ -83,12 +95,18 @@ class ViewerEvents:
         kind = str(message.get("type", "message"))
         data = {k: v for k, v in message.items() if k != "type"}
         with self._cv:
+            if self._stopped:
+                return
             self._seq += 1
             self._recent.append((self._seq, kind, data))
             self.latest[kind] = data
             calls = [(h, data) for h in self._hooks.get(kind, [])]
             calls += [(h, message) for h in self._hooks.get("message", [])]
             self._cv.notify_all()
+        if kind == "command_error" and not self._hooks.get("command_error"):
+            logger.warning(
+                "the viewer did not carry out %s: %s", data.get("command"), data.get("reason")
+            )
         for hook, argument in calls:
             try:
                 hook(argument)
@@ -122,6 +140,8 @@ class ViewerEvents:
         ------
         TimeoutError
             When no such event arrived in time.
+        RuntimeError
+            When the viewer is stopped (at once, or while waiting).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cv:
@@ -130,6 +150,8 @@ class ViewerEvents:
                 for seq, kind, data in self._recent:
                     if seq > start and kind == event and (predicate is None or predicate(data)):
                         return data
+                if self._stopped:
+                    raise RuntimeError(f"stopped waiting for {event!r}: the viewer was stopped")
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise TimeoutError(f"no {event!r} event from the viewer in {timeout} s")
@@ -141,3 +163,9 @@ class ViewerEvents:
             if "ready" in self.latest:
                 return self.latest["ready"]
         return self.wait_for_event("ready", timeout)
+
+    def stop_events(self) -> None:
+        """Refuse further events and end every wait at once (RuntimeError)."""
+        with self._cv:
+            self._stopped = True
+            self._cv.notify_all()

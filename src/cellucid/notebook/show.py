@@ -7,10 +7,11 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from cellucid.notebook import bridge
 from cellucid.notebook.hooks import ViewerEvents
+from cellucid.notebook.links import make_link
+from cellucid.serving.channel import wire
 from cellucid.serving.server import CellucidServer
 from cellucid.serving.start import start_server, stop_server
 
@@ -41,62 +42,113 @@ def proxy_prefix() -> str | None:
 class NotebookViewer(ViewerEvents):
     """A viewer shown in a notebook: its events (hooks) and commands to it.
 
-    The iframe opens the pinned viewer build in its Jupyter mode
-    (``?jupyter=true&viewerId=...&viewerToken=...``): the viewer posts its events to this
-    server with the token, and obeys ``postMessage`` commands carrying it. Which commands
-    the pinned build honours is listed in docs/notebooks.md.
+    Parameters
+    ----------
+    server
+        The running data server the iframe opens.
+    height
+        Height of the iframe in pixels.
+    owns_server
+        ``stop()`` stops the server too.
+    app
+        Which viewer build the iframe opens. ``"pinned"``: the pinned 2025 build in its
+        Jupyter mode (``?jupyter=true&viewerId=...&viewerToken=...``), which posts its events
+        to ``/_cellucid/events`` and obeys ``postMessage`` commands. ``"current"``: today's
+        web app (``?viewer=true&viewerId=...&viewerToken=...&anndata=true``), which opens the
+        notebook channel ``/_cellucid/ws``. The hooks and commands are the same for both;
+        docs/notebooks.md lists what each build does with them.
     """
 
-    def __init__(self, server: CellucidServer, height: int, owns_server: bool = True) -> None:
+    def __init__(
+        self,
+        server: Any,
+        height: int,
+        owns_server: bool = True,
+        *,
+        app: str = "pinned",
+    ) -> None:
         super().__init__()
         self.server = server
         self.height = height
         self.owns_server = owns_server
-        self.viewer_id, self.token = server.events.register(self.deliver)
+        self.link = make_link(app, server, self.deliver)
+        self.viewer_id, self.token = self.link.viewer_id, self.link.token
         self.sent_messages: list[dict[str, Any]] = []
         self._displayed = False
+
+    @property
+    def app(self) -> str:
+        """``"pinned"`` or ``"current"``: the viewer build in the iframe."""
+        return self.link.app
+
+    @property
+    def connected(self) -> bool | None:
+        """Whether the current app has its channel open (None for the pinned build: unknown)."""
+        return None if self._stopped else self.link.connected()
 
     @property
     def url(self) -> str:
         """The iframe's address: direct, or through jupyter-server-proxy.
 
-        The Jupyter mode reads the server at the page's own folder, so the same query works
+        Both builds read the server at the page's own folder, so the same query works
         behind a proxy path.
         """
         prefix = proxy_prefix()
         base = self.server.url if prefix is None else f"{prefix}{self.server.port}"
-        if len(self.server.datasets()) > 1:
+        if self.app == "pinned" and len(self.server.datasets()) > 1:
             # the Jupyter mode takes no dataset parameter: a folder of exports opens its
             # first dataset in the remote mode, without hooks
             if prefix is None:
                 return self.server.viewer_url
             return f"{base}/?source=remote{self.server.dataset_query()}"
-        query = urlencode(
-            {"jupyter": "true", "viewerId": self.viewer_id, "viewerToken": self.token}
-        )
-        return f"{base}/?{query}"
+        return f"{base}/?{self.link.query()}"
 
     def _repr_html_(self) -> str:
         self._displayed = True
-        return bridge.iframe_html(self.url, self.viewer_id, self.height)
+        return self.link.html(self.url, self.height)
+
+    def __repr__(self) -> str:
+        if self._stopped:
+            state = "stopped"
+        elif self.app == "pinned":
+            state = "events by POST, commands by postMessage"
+        else:
+            state = "channel open" if self.connected else "waiting for the app to connect"
+        hooks = sum(len(callbacks) for callbacks in self._hooks.values())
+        return (
+            f"<NotebookViewer {self.app} app at {self.server.url}, viewer {self.viewer_id}: "
+            f"{state}; {hooks} hook{'s' * (hooks != 1)}; "
+            f"{len(self.sent_messages)} command{'s' * (len(self.sent_messages) != 1)} sent>"
+        )
 
     # -- Python -> viewer ---------------------------------------------------------------
     def send_message(self, message: dict[str, Any]) -> None:
-        """Post ``message`` (a dict with ``type``) to the viewer in the iframe.
+        """Send ``message`` (a dict with ``type``) to the viewer in the iframe.
 
-        The viewer id and token are added; the pinned build ignores a message without them.
-        Outside Jupyter nothing is shown (the message is kept in ``sent_messages``).
+        Pinned build: the viewer id and token are added and the message is posted by a
+        script (outside Jupyter nothing is shown). Current app: the message is checked
+        against the channel's protocol and sent on the channel, or queued until the app
+        connects. Either way it is kept in ``sent_messages``.
+
+        Raises
+        ------
+        RuntimeError
+            After ``stop()``.
+        ValueError, TypeError
+            A message the viewer build would refuse (current app: any type or key outside
+            the protocol).
         """
-        full = {**message, "viewerId": self.viewer_id, "viewerToken": self.token}
-        self.sent_messages.append(full)
-        if self._displayed and in_jupyter():
-            from IPython.display import Javascript, display
-
-            display(Javascript(bridge.post_script(self.viewer_id, full)))
+        if self._stopped:
+            raise RuntimeError("the viewer was stopped; it takes no more commands")
+        shown = self._displayed and in_jupyter()
+        self.sent_messages.append(self.link.send(message, shown))
 
     def highlight_cells(self, cell_indices: Iterable[int], color: str = "#ff0000") -> None:
         """Highlight cells (unique non-negative indices) in ``color`` (``#rrggbb``)."""
-        self.send_message(bridge.highlight(cell_indices, color))
+        if self.app == "pinned":
+            return self.send_message(bridge.highlight(cell_indices, color))
+        cells = wire.cell_array(cell_indices, "cell_indices")
+        self.send_message({"type": "highlight", "cells": cells, "color": color})
 
     def clear_highlights(self) -> None:
         """Remove every highlight."""
@@ -110,7 +162,12 @@ class NotebookViewer(ViewerEvents):
         self, cell_indices: Iterable[int] | None = None, visible: bool = True
     ) -> None:
         """Show or hide cells (all cells when ``cell_indices`` is None)."""
-        cells = None if cell_indices is None else bridge.cell_list(cell_indices, empty=True)
+        if cell_indices is None:
+            cells = None
+        elif self.app == "pinned":
+            cells = bridge.cell_list(cell_indices, empty=True)
+        else:
+            cells = wire.cell_array(cell_indices, "cell_indices")
         self.send_message({"type": "setVisibility", "cells": cells, "visible": bool(visible)})
 
     def reset_view(self) -> None:
@@ -118,10 +175,15 @@ class NotebookViewer(ViewerEvents):
         self.send_message({"type": "resetCamera"})
 
     def stop(self) -> None:
-        """Freeze the shown view, refuse further events and stop the data server."""
-        if self._displayed:
-            self.send_message({"type": "freeze"})
-        self.server.events.unregister(self.viewer_id)
+        """Freeze the shown view, close its channel, refuse further events, stop the server.
+
+        Waits in ``wait_for_event`` end with RuntimeError. Calling it again does nothing.
+        """
+        if self._stopped:
+            return
+        self._stopped = True
+        self.stop_events()
+        self.link.close(self._displayed and in_jupyter())
         self.clear_hooks()
         if self.owns_server:
             stop_server(self.server)

@@ -51,4 +51,8 @@ def open_channel(handler: Any, hub: ChannelHub | None, allowed: set[str]) -> Non
     received = take_connection(sock, handler.rfile)
     # no idle timeout from here: a channel is idle between interactions; pings bound it
     sock.settimeout(None)
-    hub.serve(ChannelSocket(sock, received, max_text=MAX_TEXT_BYTES, max_binary=MAX_BINARY_BYTES))
+    app = handler.server.app
+    hub.serve(
+        ChannelSocket(sock, received, max_text=MAX_TEXT_BYTES, max_binary=MAX_BINARY_BYTES),
+        running=lambda: getattr(app, "running", True),
+    )

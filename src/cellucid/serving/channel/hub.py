@@ -148,12 +148,19 @@ class ChannelHub:
         return viewer
 
     # -- the app's side ----------------------------------------------------------------
-    def serve(self, sock: ChannelSocket) -> None:
-        """Run one upgraded channel to its end, on the handler's thread."""
+    def serve(self, sock: ChannelSocket, running: Callable[[], bool] = lambda: True) -> None:
+        """Run one upgraded channel to its end, on the handler's thread.
+
+        ``running`` says whether the server still serves: a channel that opens while it
+        stops is closed (1001) here, or by :meth:`close_all`, never left waiting.
+        """
         with self._lock:
             self._sockets.add(sock)
+            stopped = not running()
         viewer: _Viewer | None = None
         try:
+            if stopped:
+                raise ChannelViolation(CLOSE_GOING_AWAY, "the server stopped")
             viewer_id, viewer = self._hello(sock)
             if viewer is not None:
                 self._attach(viewer, sock)

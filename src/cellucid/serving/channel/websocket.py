@@ -72,7 +72,8 @@ class ChannelSocket:
     max_text, max_binary
         Largest text and binary message accepted; a larger one closes the channel (1009).
     keepalive
-        Seconds of silence before a ping; a ping unanswered as long again ends the channel.
+        Seconds of silence before a ping; a ping unanswered as long again ends the channel
+        (default :data:`KEEPALIVE_SECONDS`, read when the socket is made).
     """
 
     def __init__(
@@ -82,13 +83,13 @@ class ChannelSocket:
         *,
         max_text: int,
         max_binary: int,
-        keepalive: float = KEEPALIVE_SECONDS,
+        keepalive: float | None = None,
     ) -> None:
         self._sock = sock
         self._ws = Connection(ConnectionType.SERVER)
         self._lock = threading.Lock()  # the wsproto state and the writes
         self._limits = {TextMessage: max_text, BytesMessage: max_binary}
-        self._keepalive = keepalive
+        self._keepalive = KEEPALIVE_SECONDS if keepalive is None else keepalive
         self._pending = bytes(received)
         self._parts: list[str | bytes] = []
         self._size = 0
