@@ -352,7 +352,9 @@ class CellucidHandler(BaseHTTPRequestHandler):
                 )
             if isinstance(error, IntegrityError):
                 return self._send_error(HTTPStatus.BAD_GATEWAY, f"viewer file unavailable: {error}")
-            if not could_be_viewer_path(path):
+            # the target as sent: http.server folds a leading "//" into "/"
+            sent = self.requestline.split(" ")[1] if self.requestline.count(" ") >= 2 else path
+            if not could_be_viewer_path(path) or not could_be_viewer_path(request_path(sent)):
                 return self._send_error(HTTPStatus.NOT_FOUND, f"not found: {path}")
             return self._send_error(
                 HTTPStatus.SERVICE_UNAVAILABLE, f"viewer file unavailable: {error}"
