@@ -10,6 +10,8 @@ obsm keys ``<field>_umap`` / ``<field>_umap_<d>d`` (see :mod:`cellucid.inputs.em
 
 from __future__ import annotations
 
+import codecs
+import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,9 +27,12 @@ from cellucid.anndata_store import (
     refuse_folder_keywords,
     refuse_store_keywords,
 )
+from cellucid.checks.out_path import output_path
+from cellucid.errors import InputFileError, InputNotFoundError
 from cellucid.inputs.embedding_choice import choose_embedding_keys, choose_vector_fields
-from cellucid.options import front_door_values
-from cellucid.report import Reporter, count
+from cellucid.inputs.obs_fields import in_memory_table
+from cellucid.options import front_door_values, plain_value
+from cellucid.report import Reporter, count, on_cli
 
 LATENT_PREFERENCE = ("X_pca", "X_scvi")
 
@@ -84,8 +89,8 @@ def _backed_x(adata: Any) -> Any:
 def _load_anndata(adata: Any) -> AnnDataParts:
     x = _backed_x(adata) if adata.isbacked else adata.X
     return AnnDataParts(
-        obs=adata.obs,
-        var=adata.var,
+        obs=adata.obs,  # a lazy AnnData's obs is read one column at a time
+        var=in_memory_table(adata.var),
         X=x,
         layers=dict(adata.layers),
         obsm=dict(adata.obsm),
@@ -122,7 +127,15 @@ def _members(root: Any, path: str, group: str) -> dict[str, Any]:
         return {}
     if not is_group(root[group]):
         return read_structured_members(root[group])
-    return {name: open_array(path, f"{group}/{name}") for name in root[group]}
+    members = {}
+    for name in root[group]:
+        node = root[group][name]
+        if is_group(node) and node.attrs.get("encoding-type") == "dataframe":
+            # an obsm table (one row per cell, a few columns): read whole, used as its values
+            members[name] = _read_table(root, f"{group}/{name}")
+        else:
+            members[name] = open_array(path, f"{group}/{name}")
+    return members
 
 
 def _graphs(root: Any, path: str) -> dict[str, Any]:
@@ -223,8 +236,26 @@ def choose_embeddings(
 
 
 def choose_matrix(parts: AnnDataParts, layer: str | None) -> Any:
-    """The expression matrix: X, or the named layer."""
+    """The expression matrix: X, or the named layer.
+
+    Raises
+    ------
+    ValueError
+        No X and no layer named while the input has layers: the expression is likely in
+        one of them, and exporting no genes without a word would hide that.
+    """
     if layer is None:
+        if parts.X is None and parts.layers:
+            names = sorted(parts.layers)
+            if on_cli():
+                fixes = f"--layer {names[0]} to export that layer, or --no-genes"
+            else:
+                fixes = f"layer={names[0]!r} to export that layer, or include_genes=False"
+            raise ValueError(
+                f"The {parts.description} has no X, so no gene would be exported; its "
+                f"expression is likely in a layer ({', '.join(names)}): pass {fixes} to "
+                "export no genes."
+            )
         return parts.X
     if layer not in parts.layers:
         raise KeyError(f"No layer '{layer}'. Available layers: {sorted(parts.layers)}")
@@ -242,10 +273,64 @@ def choose_graph(parts: AnnDataParts, key: str | None) -> Any:
     return None
 
 
+def _gene_list_text(path: Path, parameter: str) -> str:
+    """The text of a genes file: UTF-8 (a byte-order mark dropped) or UTF-16 with its mark."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputNotFoundError(
+            f"{parameter} {str(path)!r} does not exist: give a text file with one gene id per "
+            "line."
+        ) from None
+    except OSError as error:
+        raise InputFileError(
+            f"{parameter} {str(path)!r} cannot be read ({error.strerror}): give a text file "
+            "with one gene id per line."
+        ) from None
+    utf16 = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    try:
+        # utf-8-sig drops the mark spreadsheet programs put first; utf-16 reads its own
+        text = raw.decode("utf-16" if utf16 else "utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputFileError(
+            f"{parameter} {str(path)!r} is not UTF-8 text (byte {error.start} cannot be "
+            "decoded): save it as UTF-8 plain text, one gene id per line."
+        ) from None
+    if "\0" in text:
+        raise InputFileError(
+            f"{parameter} {str(path)!r} holds NUL characters (UTF-16 text without a byte-order "
+            "mark?): save it as UTF-8 plain text, one gene id per line."
+        )
+    return text
+
+
 def read_gene_list(path: str | Path) -> list[str]:
-    """Gene ids from a text file, one per line (blank lines and ``#`` comments ignored)."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    """Gene ids from a text file, one per line (blank lines and ``#`` comments ignored).
+
+    UTF-8 with or without a byte-order mark, or UTF-16 with one; any line ending.
+
+    Raises
+    ------
+    InputNotFoundError, InputFileError
+        No such file, not readable, not text; naming the file.
+    ValueError
+        An id listed twice (with its line numbers).
+    """
+    parameter = "--genes-file" if on_cli() else "genes_file"
+    path = Path(path).expanduser()
+    lines = _gene_list_text(path, parameter).splitlines()
+    genes: dict[str, int] = {}
+    for number, line in enumerate(lines, start=1):
+        gene = line.strip()
+        if not gene or gene.startswith("#"):
+            continue
+        if gene in genes:
+            raise ValueError(
+                f"{parameter} {str(path)!r} lists {gene!r} twice (lines {genes[gene]} and "
+                f"{number}): list each gene once."
+            )
+        genes[gene] = number
+    return list(genes)
 
 
 def _vectors(
@@ -358,6 +443,11 @@ def prepare_anndata(
     pathlib.Path
         The export folder or the store.
     """
+    if out_dir is not None:
+        out_dir = output_path(out_dir, "OUT" if on_cli() else "out_dir")
+    if isinstance(adata, str | os.PathLike):
+        adata = Path(adata).expanduser()  # as for the output; the shell may not have
+    options = {name: plain_value(value) for name, value in options.items()}
     named = dict(locals())
     store_format = output_format(out_dir, format)
     if store_format is not None:
@@ -379,6 +469,8 @@ def _export_folder(named: dict[str, Any]) -> Path:
         parts, named["embedding_keys"], named["latent_key"], reporter, named["embeddings"]
     )
     matrix = choose_matrix(parts, named["layer"]) if named["include_genes"] else None
+    if matrix is None and named["include_genes"]:
+        reporter.say(f"  ⚠ the {parts.description} has no X: no gene expression is exported.")
     if named["genes_file"] is not None:
         gene_identifiers = read_gene_list(named["genes_file"])
     vectors = (

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from cellucid.checks.paths import refuse_locked
 from cellucid.options import BY_NAME
 from cellucid.report import Reporter, on_cli
 from cellucid.sinks.anndata.arguments import FORMATS, StoreRequest, check_request
@@ -204,7 +205,11 @@ def _open_root(path: Path) -> tuple[Any, Any]:
         return zarr.open_group(str(path), mode="r"), None
     import h5py
 
-    file = h5py.File(path, "r")
+    try:
+        file = h5py.File(path, "r")
+    except OSError as error:
+        refuse_locked(path, error)
+        raise
     return file, file
 
 

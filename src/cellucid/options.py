@@ -333,6 +333,26 @@ OPTIONS: tuple[Option, ...] = (
 BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
 
 
+def plain_value(value: Any) -> Any:
+    """A numpy scalar as the Python number or bool it holds; anything else as it is.
+
+    Options arrive as ``np.int64(8)`` from arrays and configs; the record and the
+    identity are JSON, which takes only Python's own numbers.
+    """
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
+def plain_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with every option's numpy scalar made a Python one (:func:`plain_value`)."""
+    return {name: plain_value(v) if name in BY_NAME else v for name, v in values.items()}
+
+
 def check_values(values: Mapping[str, Any] | object) -> None:
     """Check every option present in ``values``.
 

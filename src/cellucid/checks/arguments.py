@@ -8,6 +8,7 @@ from typing import Any
 import dask.array as da
 import numpy as np
 import pandas as pd
+from pandas.api import types as ptypes
 
 from cellucid.checks.checked import CheckedInputs
 from cellucid.checks.graph_scan import scan_graph
@@ -19,7 +20,7 @@ from cellucid.checks.values import (
     require_list,
     require_real,
 )
-from cellucid.inputs.arrays import as_cell_chunked
+from cellucid.inputs.arrays import as_cell_chunked, is_sparse_array
 from cellucid.inputs.obs_fields import (
     CategoricalColumn,
     ContinuousColumn,
@@ -30,9 +31,41 @@ from cellucid.inputs.obs_fields import (
     obs_series,
     read_categorical,
     read_continuous,
+    require_one_dimension,
 )
+from cellucid.report import on_cli
 
 VECTOR_SUFFIXES = {f"_{d}d": d for d in (1, 2, 3)}
+
+
+def dense_cells(label: str, x: Any, chunk_rows: int) -> da.Array:
+    """A per-cell array (embedding, latent space, vector field) as a dense dask array.
+
+    A DataFrame of numbers gives its values in row order (its index is not aligned to
+    anything, as with ``numpy.asarray``); sparse input is densified block by block (these
+    arrays are a few columns wide). A DataFrame with other columns is refused by name.
+    """
+    if isinstance(x, pd.Series):
+        x = x.to_frame()
+    if isinstance(x, pd.DataFrame):
+        other = [str(c) for c, t in x.dtypes.items() if not ptypes.is_numeric_dtype(t)]
+        if other or any(ptypes.is_bool_dtype(t) for t in x.dtypes):
+            raise TypeError(
+                f"{label} is a DataFrame with columns that are not numbers "
+                f"({', '.join(other[:3]) or 'booleans'}): pass the numeric coordinates as an "
+                "array, e.g. df[['x', 'y']].to_numpy()."
+            )
+        x = x.to_numpy()
+    wrapped = as_cell_chunked(x, chunk_rows, label=label)
+    if is_sparse_array(wrapped):
+        wrapped = wrapped.map_blocks(
+            _to_dense, dtype=wrapped.dtype, meta=np.empty((0,) * wrapped.ndim, wrapped.dtype)
+        )
+    return wrapped
+
+
+def _to_dense(block: Any) -> np.ndarray:
+    return block.toarray()
 
 
 def check_embeddings(
@@ -53,7 +86,7 @@ def check_embeddings(
     arrays: dict[int, da.Array] = {}
     n_cells: int | None = None
     for d in sorted(given):
-        x = as_cell_chunked(given[d], chunk_rows)
+        x = dense_cells(f"X_umap_{d}d", given[d], chunk_rows)
         require_real(f"X_umap_{d}d", x)
         if x.ndim != 2 or x.shape[1] != d:
             raise ValueError(f"X_umap_{d}d must have shape (n_cells, {d}), got shape {x.shape}.")
@@ -96,7 +129,7 @@ def check_latent(
             "measured in it: pass latent_space (e.g. adata.obsm['X_pca']), or leave "
             f"{'those fields' if many else 'it'} out with obs_keys."
         )
-    latent = as_cell_chunked(latent_space, chunk_rows)
+    latent = dense_cells("latent_space", latent_space, chunk_rows)
     if latent.ndim == 1:
         latent = latent[:, None]
     if latent.ndim != 2 or latent.shape[0] != n_cells:
@@ -120,6 +153,7 @@ def check_obs(
     if obs is None:
         obs = pd.DataFrame(index=pd.RangeIndex(n_cells))
     available = obs_keys_of(obs)
+    require_one_dimension(obs)
     if obs_length(obs) != n_cells:
         raise ValueError(f"obs has {obs_length(obs)} rows, but embeddings have {n_cells} cells.")
     require_list("obs_keys", obs_keys)
@@ -153,6 +187,17 @@ def check_obs(
     return pd.DataFrame(table, index=pd.RangeIndex(n_cells)), columns, dtypes
 
 
+def _refuse_repeated_genes(requested: list[str]) -> None:
+    seen: set[str] = set()
+    repeated = list(dict.fromkeys(g for g in requested if g in seen or seen.add(g)))
+    if repeated:
+        parameter = "--genes" if on_cli() else "gene_identifiers"
+        raise ValueError(
+            f"{parameter} lists {', '.join(repr(g) for g in repeated[:5])} more than once: "
+            "list each gene once."
+        )
+
+
 def check_genes(
     gene_expression: Any,
     var: pd.DataFrame | None,
@@ -164,7 +209,7 @@ def check_genes(
     """The matrix, the exported gene ids, their matrix columns and the unknown ids."""
     if var is None:
         raise ValueError("var is required if gene_expression is provided")
-    matrix = as_cell_chunked(gene_expression, chunk_rows)
+    matrix = as_cell_chunked(gene_expression, chunk_rows, label="gene_expression")
     require_real("gene_expression", matrix)
     require_list("gene_identifiers", gene_identifiers)
     if matrix.ndim != 2 or matrix.shape[0] != n_cells:
@@ -193,6 +238,7 @@ def check_genes(
         ids = all_ids
     else:
         requested = [str(g) for g in gene_identifiers]
+        _refuse_repeated_genes(requested)
         unknown = [g for g in requested if g not in position]
         ids = [g for g in requested if g in position]
     seen: set[str] = set()
@@ -210,7 +256,7 @@ def check_connectivities(
     connectivities: Any, n_cells: int, chunk_rows: int
 ) -> tuple[da.Array, int]:
     """The connectivity matrix as a dask array of n × n, and its edges at least."""
-    matrix = as_cell_chunked(connectivities, chunk_rows)
+    matrix = as_cell_chunked(connectivities, chunk_rows, label="connectivities")
     require_real("connectivities", matrix)
     if matrix.shape != (n_cells, n_cells):
         raise ValueError(
@@ -241,7 +287,7 @@ def check_vector_fields(
     explicit: dict[str, dict[int, da.Array]] = {}
     implicit: dict[str, dict[int, da.Array]] = {}
     for name in vector_fields:
-        x = as_cell_chunked(vector_fields[name], chunk_rows)
+        x = dense_cells(f"vector_fields[{name!r}]", vector_fields[name], chunk_rows)
         if x.ndim == 1:
             x = x[:, None]
         if x.ndim != 2 or x.shape[1] not in (1, 2, 3):
@@ -267,6 +313,13 @@ def check_vector_fields(
         target.setdefault(field_id, {})[x.shape[1]] = x
     merged = {fid: dict(dims) for fid, dims in implicit.items()}
     for field_id, dims in explicit.items():
+        for dim in dims:
+            if dim in merged.get(field_id, {}):
+                raise ValueError(
+                    f"vector_fields holds {field_id!r} and {f'{field_id}_{dim}d'!r}, both the "
+                    f"{dim}D field {field_id!r}: one would silently replace the other. Pass "
+                    "only one of them (or rename the other field)."
+                )
         merged.setdefault(field_id, {}).update(dims)
     return merged
 

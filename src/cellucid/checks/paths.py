@@ -61,11 +61,33 @@ def _check_hdf5_file(path: Path) -> None:
         with h5py.File(path, "r"):
             pass
     except OSError as error:
+        refuse_locked(path, error)
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise InputFileError(
             f"{path} cannot be opened as HDF5, it is truncated or damaged ({reason}): "
             "download or save it again."
         ) from None
+
+
+def refuse_locked(path: Path, error: OSError) -> None:
+    """Say "locked" when HDF5 could not open ``path`` because another process writes it.
+
+    HDF5 locks a file a program has open for writing; opening it meanwhile fails with
+    EAGAIN ("unable to lock file"), which says nothing of damage.
+
+    Raises
+    ------
+    InputFileError
+        When ``error`` is such a lock failure (else nothing happens).
+    """
+    if not (isinstance(error, BlockingIOError) or "unable to lock file" in str(error)):
+        return
+    raise InputFileError(
+        f"{path} is locked: another program has it open for writing (a Python session with "
+        "h5py or anndata, or a write still running). Close it there (file.close(), "
+        "adata.file.close()) or wait for the write to finish, then run again. If nothing "
+        "writes it (stale locks on a network file system), set HDF5_USE_FILE_LOCKING=FALSE."
+    ) from None
 
 
 def check_input_path(path: Path) -> str:

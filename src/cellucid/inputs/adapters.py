@@ -35,8 +35,8 @@ def register_adapter(name: str, accepts: Callable[[Any], bool], wrap: Wrapper) -
     _ADAPTERS.insert(0, Adapter(name, accepts, wrap))
 
 
-def wrap(x: Any, chunk_rows: int, chunk_cols: int = -1) -> da.Array:
-    """Wrap ``x`` with the adapter registered for its kind.
+def wrap(x: Any, chunk_rows: int, chunk_cols: int = -1, label: str | None = None) -> da.Array:
+    """Wrap ``x`` with the adapter registered for its kind (``label``: the parameter's name).
 
     Raises
     ------
@@ -46,10 +46,11 @@ def wrap(x: Any, chunk_rows: int, chunk_cols: int = -1) -> da.Array:
     for adapter in _ADAPTERS:
         if adapter.accepts(x):
             return adapter.wrap(x, chunk_rows, chunk_cols)
+    what = f"{label} is" if label else "Cannot read an input of type"
     raise TypeError(
-        f"Cannot read an input of type {type(x).__module__}.{type(x).__name__}; pass a numpy "
-        "array, a scipy sparse matrix or array, a dask array, an h5py dataset, a zarr array "
-        "or an xarray DataArray."
+        f"{what} {type(x).__module__}.{type(x).__name__}, which cannot be read as an array; "
+        "pass a numpy array, a scipy sparse matrix or array, a dask array, an h5py dataset, "
+        "a zarr array or an xarray DataArray."
     )
 
 

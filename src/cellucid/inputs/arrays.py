@@ -14,23 +14,30 @@ import numpy as np
 import scipy.sparse as sp
 
 from cellucid.inputs.adapters import dense_chunks, register_adapter, wrap
+from cellucid.inputs.readable import refuse_unreadable
 
 
-def as_cell_chunked(x: Any, chunk_rows: int, chunk_cols: int = -1) -> da.Array:
+def as_cell_chunked(
+    x: Any, chunk_rows: int, chunk_cols: int = -1, label: str | None = None
+) -> da.Array:
     """Wrap ``x`` as a dask array with ``chunk_rows`` rows per chunk.
 
     Chunks hold whole rows, except that a dense 2-D input read from memory or disk is cut
-    into ``chunk_cols`` columns when given (sparse rows cannot be cut cheaply).
+    into ``chunk_cols`` columns when given (sparse rows cannot be cut cheaply). ``label``
+    names the input in messages (the parameter, e.g. ``"X_umap_2d"``).
 
     Raises
     ------
     TypeError
         If no adapter knows the kind of input.
+    ValueError
+        An input that cannot be read as given (:func:`~cellucid.inputs.readable.refuse_unreadable`).
     """
     # imported for its registrations; kept here so the light inputs do not pay for it
     from cellucid.inputs import lazy  # noqa: F401
 
-    return wrap(x, chunk_rows, chunk_cols)
+    refuse_unreadable(x, label or "an input")
+    return wrap(x, chunk_rows, chunk_cols, label)
 
 
 def is_sparse_array(x: da.Array) -> bool:

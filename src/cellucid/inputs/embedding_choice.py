@@ -143,4 +143,27 @@ def choose_vector_fields(
             f"{dim}D embedding is obsm['{basis}']; to draw it there anyway pass "
             f"vector_keys={{'{key}': '{match['field']}_umap_{dim}d'}}."
         )
+    _refuse_two_spellings(chosen, vector_keys or {})
     return chosen, skipped
+
+
+def _refuse_two_spellings(chosen: Mapping[str, Any], vector_keys: Mapping[str, str]) -> None:
+    """``velocity_umap`` and ``velocity_umap_2d`` are one 2D field: refuse exporting both.
+
+    The export takes a name without ``_<d>d`` as the field of its width, so one of the two
+    would silently replace the other.
+    """
+    origin = {name: key for key, name in vector_keys.items()}
+    seen: dict[tuple[str, int], str] = {}
+    for name, values in chosen.items():
+        match = re.match(r"^(?P<field>.+)_(?P<dim>[123])d$", name)
+        field_id, dim = (match["field"], int(match["dim"])) if match else (name, _width(values))
+        key = origin.get(name, name)
+        other = seen.setdefault((field_id, dim), key)
+        if other != key:
+            raise ValueError(
+                f"obsm['{other}'] and obsm['{key}'] are both the {dim}D vector field "
+                f"'{field_id}' (a name without _{dim}d is the field of its width): one would "
+                "silently replace the other. Remove or rename one of them in obsm "
+                f"(e.g. del adata.obsm['{other}'])."
+            )

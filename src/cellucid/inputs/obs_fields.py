@@ -102,6 +102,28 @@ def obs_keys_of(obs: Any) -> list[Any]:
     )
 
 
+def require_one_dimension(obs: Any) -> None:
+    """An xarray Dataset as obs has one dimension, the cells, and 1-D variables.
+
+    Raises
+    ------
+    ValueError
+        Naming the dimensions (or the 2-D variable) and the fix.
+    """
+    if isinstance(obs, pd.DataFrame) or hasattr(obs, "columns") or not hasattr(obs, "sizes"):
+        return
+    dims = [str(d) for d in obs.sizes]
+    wide = [str(k) for k, v in obs.data_vars.items() if getattr(v, "ndim", 1) != 1]
+    if len(dims) > 1 or wide:
+        what = f", and variable {wide[0]!r} is {obs[wide[0]].ndim}-D" if wide else ""
+        raise ValueError(
+            f"obs is an xarray Dataset with the dimensions {dims}{what}: obs needs one "
+            "value per cell, along one dimension. Keep the variables of the cell dimension "
+            f"(e.g. ds.drop_dims({dims[1:] or dims})) or pass "
+            "ds.to_dataframe() of the columns you want."
+        )
+
+
 def obs_length(obs: Any) -> int:
     """Number of rows (cells) of an obs table of any supported kind."""
     if isinstance(obs, pd.DataFrame) or hasattr(obs, "shape"):
@@ -118,3 +140,14 @@ def obs_series(obs: Any, key: Any) -> pd.Series:
     if isinstance(data, pd.Categorical):
         return pd.Series(data)
     return pd.Series(np.asarray(column.values))
+
+
+def in_memory_table(table: Any) -> Any:
+    """A lazy AnnData's table (``read_lazy``'s Dataset2D) as the DataFrame it stands for.
+
+    ``len()`` of such a table counts its columns, not its rows; var is one row per gene,
+    small enough to read whole. Anything else is returned as it is.
+    """
+    if isinstance(table, pd.DataFrame) or not hasattr(table, "to_memory"):
+        return table
+    return table.to_memory()

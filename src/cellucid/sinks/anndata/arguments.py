@@ -13,6 +13,10 @@ from dataclasses import KW_ONLY, dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from cellucid.checks.out_path import output_path
+from cellucid.checks.paths import name_limit
+from cellucid.engine.files import RUN_TOKEN, TEMP_MARKER
+
 #: Each ``format``: the suffix ``out_path`` ends in, and what it writes.
 FORMATS: dict[str, tuple[str, str]] = {
     "h5ad": (".h5ad", "an .h5ad file"),
@@ -113,15 +117,12 @@ def _suffix_of(name: str) -> str | None:
 
 def _checked_path(out_path: object, output_format: str) -> Path:
     """``out_path`` with the suffix of ``format`` (and more than the suffix)."""
-    if not isinstance(out_path, str | os.PathLike):
-        raise TypeError(
-            f"out_path must be a str or os.PathLike path, got {type(out_path).__name__}."
-        )
+    given = output_path(out_path, "out_path")  # ~ expanded; bytes and $VAR refused
     suffix, what = FORMATS[output_format]
-    given = Path(out_path).expanduser()
     name = given.name
     present = _suffix_of(name)
     if present == suffix and len(name) > len(suffix):
+        _require_room_for_siblings(given)
         return given
     stem = name if present is None else name[: len(name) - len(present)]
     instead = str(Path(out_path).parent / f"{stem or 'data'}{suffix}")
@@ -135,6 +136,23 @@ def _checked_path(out_path: object, output_format: str) -> Path:
         f'format="{output_format}" writes {what}, and out_path {str(out_path)!r} {problem}: '
         f"write {instead!r} instead."
     )
+
+
+# What the hidden siblings of a run add to the store's name (see run._sibling): a dot,
+# the marker, the longest role, the pid, the run token and a ".zarr" of the staging zip.
+_SIBLING_EXTRA = 1 + len(TEMP_MARKER) + len("replaced") + 1 + 10 + 1 + len(RUN_TOKEN) + 5
+
+
+def _require_room_for_siblings(path: Path) -> None:
+    """The store is written under a longer hidden name first: that name must fit too."""
+    limit = name_limit(path.parent)
+    if len(os.fsencode(path.name)) + _SIBLING_EXTRA > limit:
+        raise ValueError(
+            f"out_path's name {path.name[:40]!r}... is {len(os.fsencode(path.name))} bytes "
+            f"long; the store is written under a hidden name {_SIBLING_EXTRA} bytes longer "
+            f"first, and the file system takes names up to {limit} bytes. Choose a name of "
+            f"at most {limit - _SIBLING_EXTRA} bytes."
+        )
 
 
 def _zarr_format(value: object, output_format: str) -> Literal[2, 3] | None:

@@ -196,6 +196,20 @@ def build_content(
         raise
     if x is None:
         lent.close()
+        _tell_layers(lent, note)
         return content, None
     described, columns = x
     return content, expression_source(described, columns, lent.handles)
+
+
+def _tell_layers(lent: Any, note: Note | None) -> None:
+    """data has no X but layers: say the store holds no expression and how to store one."""
+    if not lent.layers or note is None:
+        return
+    first = lent.layers[0]
+    note(
+        f"⚠ data has no X, so the store holds no gene expression; its layers "
+        f"({', '.join(lent.layers)}) are not written. To store one, pass "
+        f"gene_expression=adata.layers[{first!r}] (Python), or write an export folder with "
+        f"--layer {first}."
+    )

@@ -16,6 +16,8 @@ from typing import Any, Literal
 import numpy as np
 from scipy import sparse
 
+from cellucid.inputs.readable import refuse_unreadable
+
 from .values import require_real_dtype
 
 #: What the matrix object is.
@@ -135,6 +137,7 @@ def describe_expression(value: object, n_cells: int) -> _Described:
     label = "gene_expression"
     if value is None:
         raise ValueError(f"{label} has no values.")
+    refuse_unreadable(value, label)
     described = _described(value)
     require_real_dtype(described.matrix.dtype, label)
     shape = tuple(int(extent) for extent in described.matrix.shape)

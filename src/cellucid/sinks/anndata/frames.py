@@ -48,7 +48,12 @@ def require_frame(frame: object, what: str, *, rows: int, rows_of: str) -> pd.Da
         named ``_index``.
     """
     if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}.")
+        hint = ""
+        if hasattr(frame, "data_vars"):
+            hint = " Convert an xarray Dataset with .to_dataframe() (one dimension: the rows)."
+        elif hasattr(frame, "to_memory"):
+            hint = " Read a lazy AnnData's table into memory with .to_memory()."
+        raise TypeError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}.{hint}")
     if len(frame) != rows:
         raise ValueError(
             f"{what} has {len(frame):,} row{'' if len(frame) == 1 else 's'}, and {rows_of} "

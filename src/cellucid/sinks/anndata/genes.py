@@ -85,8 +85,13 @@ def _selected(gene_identifiers: object, shown: list[str]) -> np.ndarray:
     wanted = list(gene_identifiers)
     if not all(isinstance(name, str) and name for name in wanted):
         raise TypeError("gene_identifiers must hold non-empty strings.")
-    if len(set(wanted)) != len(wanted):
-        raise ValueError("gene_identifiers names a gene more than once.")
+    seen: set[str] = set()
+    repeated = list(dict.fromkeys(name for name in wanted if name in seen or seen.add(name)))
+    if repeated:
+        raise ValueError(
+            "gene_identifiers names a gene more than once "
+            f"({', '.join(repr(g) for g in repeated[:5])}): list each gene once."
+        )
     position = {name: at for at, name in enumerate(shown)}
     absent = [name for name in wanted if name not in position]
     if absent:

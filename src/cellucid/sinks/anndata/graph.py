@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
+from cellucid.inputs.readable import refuse_unreadable
+
 from .values import describe_unstorable, require_float32_range, require_real_dtype
 
 
@@ -43,6 +45,7 @@ def convert_connectivities(connectivities: object, n_cells: int) -> sparse.csr_m
     ValueError
         Wrong shape, or a weight that breaks a rule of the module docstring.
     """
+    refuse_unreadable(connectivities, "connectivities")
     graph = _as_csr(connectivities)
     require_real_dtype(graph.dtype, "connectivities")
     if graph.shape != (n_cells, n_cells):

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cellucid.checks.paths import check_inside_input
+from cellucid.checks.paths import check_inside_input, refuse_locked
+from cellucid.inputs.obs_fields import in_memory_table
 
 from .embeddings import split_obsm
 from .record import record_arguments
@@ -33,6 +34,8 @@ class Lent:
 
     components: dict[str, Any]
     handles: tuple[Any, ...] = field(default=())
+    #: the layers of data (never written; named when data has no X)
+    layers: tuple[str, ...] = ()
 
     def close(self) -> None:
         """Close the files opened here."""
@@ -65,7 +68,9 @@ def _components(obs: Any, var: Any, obsm: Any, graph: Any, uns: Any, x: Any) -> 
 def anndata_components(adata: Any) -> dict[str, Any]:
     """The components an AnnData lends (module docstring). A backed X stays on disk."""
     graph = adata.obsp["connectivities"] if "connectivities" in adata.obsp else None
-    return _components(adata.obs, adata.var, adata.obsm, graph, adata.uns, adata.X)
+    # a lazy AnnData (read_lazy) holds its tables as Dataset2D: the store writes them whole
+    obs, var = in_memory_table(adata.obs), in_memory_table(adata.var)
+    return _components(obs, var, adata.obsm, graph, adata.uns, adata.X)
 
 
 def _stored_x(root: Any) -> Any:
@@ -114,7 +119,11 @@ def _open_store(path: Path) -> tuple[Any, tuple[Any, ...]]:
     if name.endswith(".h5ad"):
         import h5py
 
-        file = h5py.File(path, "r")
+        try:
+            file = h5py.File(path, "r")
+        except OSError as error:
+            refuse_locked(path, error)
+            raise
         return file, (file,)
     import zarr
 
@@ -157,7 +166,7 @@ def lend(data: object) -> Lent:
     if is_anndata(data):
         if getattr(data, "isbacked", False):
             check_inside_input(Path(data.filename), "h5")
-        return Lent(anndata_components(data))
+        return Lent(anndata_components(data), layers=tuple(map(str, data.layers)))
     if not isinstance(data, str | os.PathLike):
         raise TypeError(
             f"data must be an anndata.AnnData or the path of an .h5ad, .zarr or .zarr.zip, "
@@ -180,7 +189,8 @@ def lend(data: object) -> Lent:
             handle.close()
         return _lend_legacy(path)
     try:
-        return Lent(_store_components(root), handles)
+        layers = tuple(map(str, root["layers"].keys())) if "layers" in root else ()
+        return Lent(_store_components(root), handles, layers)
     except BaseException:
         for handle in handles:
             handle.close()
