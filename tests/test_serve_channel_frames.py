@@ -219,3 +219,15 @@ def test_pings_are_answered_and_the_peer_can_close(viewer):
     client.sock.sendall(client.ws.send(Ping(payload=b"are you there")))
     assert client.next_event() == Pong(payload=b"are you there")
     client.close()
+
+
+def test_the_server_ends_the_connection_after_the_apps_close(viewer):
+    from wsproto.events import CloseConnection
+
+    client = connected(viewer)
+    client.sock.sendall(client.ws.send(CloseConnection(code=1000, reason="page closed")))
+    answer = client.next_event()
+    assert isinstance(answer, CloseConnection) and answer.code == 1000
+    # the server closes the TCP connection first; the client only waits for it
+    assert client.sock.recv(1024) == b""
+    client.sock.close()

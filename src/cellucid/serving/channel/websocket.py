@@ -178,9 +178,13 @@ class ChannelSocket:
             self._read_more(deadline)
 
     def finish(self) -> None:
-        """Read until the close handshake ends (or its wait does); the reader's last call."""
+        """Read until the close handshake ends (or its wait does); the reader's last call.
+
+        Once both close frames have crossed, this returns at once: the server closes the
+        connection first, as RFC 6455 asks (a browser waits for that before closing its own).
+        """
         with contextlib.suppress(ChannelClosed, ChannelViolation):
-            while True:
+            while self._ws.state is not ConnectionState.CLOSED:
                 self.receive()
 
     def _next_message(self) -> str | bytes | None:
