@@ -99,7 +99,8 @@ def test_openings_refused_before_upgrading(server, headers, status):
 def test_openings_accepted_from_this_servers_pages(server):
     status, headers = opening(server.port)
     assert status == 101
-    assert headers["sec-websocket-accept"] == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="  # RFC 6455, section 1.3
+    # the sample of RFC 6455, section 1.3
+    assert headers["sec-websocket-accept"] == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
     # the page's origin may be the Host's own name, or a host given with allowed_hosts
     assert opening(server.port, Origin=f"http://127.0.0.1:{server.port}")[0] == 101
     assert opening(server.port, Origin="https://hub.example.org")[0] == 101
