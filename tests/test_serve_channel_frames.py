@@ -232,3 +232,36 @@ def test_the_server_ends_the_connection_after_the_apps_close(viewer):
     # the server closes the TCP connection first; the client only waits for it
     assert client.sock.recv(1024) == b""
     client.sock.close()
+
+
+def test_a_hello_sent_with_the_opening_is_read(viewer):
+    """Frames right behind the request (already in the HTTP reader's buffer) are not lost."""
+    import json
+    import socket
+
+    from wsproto.connection import Connection, ConnectionType
+    from wsproto.events import TextMessage
+
+    port = viewer.server.port
+    request = (
+        f"GET /_cellucid/ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {KEY}\r\n"
+        "Origin: http://127.0.0.1\r\n\r\n"
+    ).encode()
+    hello = {"type": "hello", "viewerId": viewer.viewer_id, "viewerToken": viewer.token}
+    ready = {"type": "ready", "n_cells": 20, "dimensions": 2}
+    frames = masked(0x1, json.dumps(hello).encode()) + masked(0x1, json.dumps(ready).encode())
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(request + frames)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            received += sock.recv(4096)
+        head, _, rest = received.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101 ")
+        client = Connection(ConnectionType.CLIENT, trailing_data=rest)
+        events = list(client.events())
+        while not events:
+            client.receive_data(sock.recv(4096))
+            events = list(client.events())
+        assert events[0] == TextMessage(data='{"type":"welcome"}')
+        assert viewer.wait_for_ready(30) == {"n_cells": 20, "dimensions": 2}
