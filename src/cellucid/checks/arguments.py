@@ -33,6 +33,7 @@ from cellucid.inputs.obs_fields import (
     read_continuous,
     require_one_dimension,
 )
+from cellucid.inputs.readable import refuse_unreadable
 from cellucid.report import on_cli
 
 VECTOR_SUFFIXES = {f"_{d}d": d for d in (1, 2, 3)}
@@ -322,6 +323,27 @@ def check_vector_fields(
                 )
         merged.setdefault(field_id, {}).update(dims)
     return merged
+
+
+def refuse_unreadable_inputs(given: InputRequest) -> None:
+    """Inputs that cannot be read as given (unknown dask chunks, closed h5py files), named
+    by parameter before anything else reads them.
+
+    Raises
+    ------
+    ValueError
+        From :func:`~cellucid.inputs.readable.refuse_unreadable`.
+    """
+    arrays = {f"X_umap_{d}d": x for d, x in given.embeddings.items()} | {
+        "latent_space": given.latent_space,
+        "gene_expression": given.gene_expression,
+        "connectivities": given.connectivities,
+    }
+    if isinstance(given.vector_fields, Mapping):
+        arrays |= {f"vector_fields[{k!r}]": x for k, x in given.vector_fields.items()}
+    for label, x in arrays.items():
+        if x is not None:
+            refuse_unreadable(x, label)
 
 
 def check_inputs(
