@@ -146,6 +146,15 @@ def test_values_that_change_between_two_reads_are_refused(tmp_path, bits):
     assert not list((tmp_path / "export").rglob("*.pieces*"))
 
 
+def test_values_that_change_between_two_reads_are_refused_by_the_store(tmp_path):
+    changing = da.from_array(_Changing(), chunks=(10, G), asarray=True)
+    var = pd.DataFrame(index=[f"g{i}" for i in range(G)])
+    with pytest.raises(ValueError, match="gave other values in rows 0-39") as info:
+        _store(tmp_path, gene_expression=changing, var=var)
+    assert "nothing was written" in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
 # -- item 7 ----------------------------------------------------------------------------------
 
 

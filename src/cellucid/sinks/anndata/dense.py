@@ -21,7 +21,7 @@ Memory of one task: one tile of the input, and its converted copy.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial, reduce
 from typing import Any
 
@@ -93,12 +93,30 @@ class DenseJob:
         return max(1, TILE_BYTES // (self.band_rows * _VALUE_BYTES))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TileCheck:
-    """What one check task returns: the refused values, and the exported values' traits."""
+    """What one check task returns: the refused values, the exported values' traits, and
+    the :func:`column_sums` of the exported input columns ``exported`` in row band ``band``."""
 
     faults: ValueFaults
     traits: DtypeTraits
+    band: int = 0
+    exported: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    sums: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+
+
+def column_sums(values: np.ndarray) -> np.ndarray:
+    """Per column, the sum modulo 2^64 of the values' bit patterns.
+
+    Integer addition is exact and in any order the same, so a column read in other tiles
+    gives the same sum; a changed value changes it. Pass two compares these with pass
+    one's, so an input whose values change between the two reads (a dask array of random
+    numbers, a file rewritten meanwhile) is refused rather than written with values the
+    checks never saw.
+    """
+    array = np.ascontiguousarray(values)
+    bits = array.view(np.uint8 if array.dtype.kind == "b" else f"u{array.dtype.itemsize}")
+    return bits.sum(axis=0, dtype=np.uint64)
 
 
 def tile_faults(tile: np.ndarray, first_row: int, first_column: int) -> ValueFaults:
@@ -130,7 +148,7 @@ def check_tile(job: DenseJob, band: int, first_column: int, stop_column: int) ->
     faults = tile_faults(tile, start, first_column)
     exported = np.isin(inputs, job.columns)
     values = tile if exported.all() else tile[:, exported]
-    return TileCheck(faults, dtype_traits(values))
+    return TileCheck(faults, dtype_traits(values), band, inputs[exported], column_sums(values))
 
 
 # =============================================================================
@@ -154,6 +172,9 @@ class DensePlan:
         Chunk shape (:func:`strip_chunks`).
     tiles
         ``(row band, first strip, stop strip)`` of each write task.
+    band_sums
+        uint64 (row bands x genes in store order): pass one's :func:`column_sums`, which
+        the write tasks compare with theirs; None: not compared.
     """
 
     n_cells: int
@@ -161,6 +182,7 @@ class DensePlan:
     dtype: np.dtype
     chunks: tuple[int, int]
     tiles: tuple[tuple[int, int, int], ...]
+    band_sums: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -172,7 +194,9 @@ class DensePlan:
         return DenseX(shape=self.shape, dtype=np.dtype(self.dtype))
 
 
-def plan_dense(n_cells: int, columns: np.ndarray, dtype: np.dtype) -> DensePlan:
+def plan_dense(
+    n_cells: int, columns: np.ndarray, dtype: np.dtype, band_sums: np.ndarray | None = None
+) -> DensePlan:
     """The write tiles of a dense X (pure): row bands x runs of whole strips."""
     n_genes = len(columns)
     rows, cols = strip_chunks(n_cells, n_genes)
@@ -184,7 +208,12 @@ def plan_dense(n_cells: int, columns: np.ndarray, dtype: np.dtype) -> DensePlan:
         for first in range(0, n_strips, per_task)
     )
     return DensePlan(
-        n_cells, np.asarray(columns, dtype=np.int64), np.dtype(dtype), (rows, cols), tiles
+        n_cells,
+        np.asarray(columns, dtype=np.int64),
+        np.dtype(dtype),
+        (rows, cols),
+        tiles,
+        band_sums,
     )
 
 
@@ -233,7 +262,36 @@ def scan_dense(
     if faults.count:
         raise ExpressionValuesError(faults, label)
     traits = reduce(DtypeTraits.merge, (c.traits for c in checks), DtypeTraits(0, True, 0.0))
-    return plan_dense(n_cells, columns, traits.stored_dtype)
+    return plan_dense(n_cells, columns, traits.stored_dtype, _band_sums(job, checks))
+
+
+def _band_sums(job: DenseJob, checks: list[TileCheck]) -> np.ndarray:
+    """Pass one's column sums, by row band and gene in store order."""
+    place = np.full(job.n_input_genes, -1, dtype=np.int64)
+    place[job.columns] = np.arange(len(job.columns))
+    sums = np.zeros((-(-job.n_cells // job.band_rows), len(job.columns)), dtype=np.uint64)
+    for check in checks:
+        sums[check.band, place[check.exported]] = check.sums
+    return sums
+
+
+def _require_same_values(
+    plan: DensePlan, band: int, first_gene: int, values: np.ndarray, rows: tuple[int, int]
+) -> None:
+    """Refuse a tile whose values differ from what pass one read and checked."""
+    if plan.band_sums is None:
+        return
+    expected = plan.band_sums[band, first_gene : first_gene + values.shape[1]]
+    if np.array_equal(column_sums(values), expected):
+        return
+    raise ValueError(
+        f"gene_expression gave other values in rows {rows[0]:,}-{rows[1] - 1:,} when it was "
+        "read again to write them: its values changed while the store was written (a dask "
+        "array that computes different values each time, e.g. from random numbers, or a "
+        "file being written meanwhile), so the store would hold values the checks never "
+        "saw; nothing was written. Make the values fixed (x = x.persist(), or finish "
+        "writing the file) and run again."
+    )
 
 
 def tile_chunks(
@@ -255,6 +313,7 @@ def tile_chunks(
         place = np.empty_like(order)
         place[order] = np.arange(len(order))
         values = np.take(values, place, axis=1)
+    _require_same_values(plan, band, first * cols, values, (start_row, stop_row))
     for strip in range(first, stop):
         at = (strip - first) * cols
         chunk = values[:, at : at + cols].astype(plan.dtype, order="C")
