@@ -52,7 +52,7 @@ def test_serve_anndata_backed_answers_every_listed_file_then_reuses_the_cache(h5
 
     backed = ad.read_h5ad(h5ad, backed="r")
     runs = bg.EXPORT_RUNS["count"]
-    server = serve_anndata(backed, port=0, open_browser=False, quiet=True)
+    server = serve_anndata(backed, port=0, open_browser=False, quiet=True, viewer="pinned")
     try:
         assert bg.EXPORT_RUNS["count"] == runs + 1
         folder = server.data_dir
@@ -76,7 +76,7 @@ def test_serve_anndata_backed_answers_every_listed_file_then_reuses_the_cache(h5
     assert validate_export(folder).ok
     record_stamp = (folder / RECORD_NAME).stat().st_mtime_ns
 
-    again = serve_anndata(backed, port=0, open_browser=False, quiet=True)
+    again = serve_anndata(backed, port=0, open_browser=False, quiet=True, viewer="pinned")
     try:
         # no second export: no run started, the record untouched, nothing pending
         assert bg.EXPORT_RUNS["count"] == runs + 1
@@ -224,7 +224,9 @@ def test_serve_command_on_a_h5ad_then_the_viewer_cache_commands(h5ad, tmp_path):
         "CELLUCID_WEB_SOURCE_URL": os.environ["CELLUCID_WEB_SOURCE_URL"],
     }
     process, port, _ = start_serve(
-        [str(h5ad), "--obs-key", "cell_type", "--compression", "1"], env, timeout=120
+        [str(h5ad), "--viewer", "pinned", "--obs-key", "cell_type", "--compression", "1"],
+        env,
+        timeout=120,
     )
     try:
         manifest = json.loads(get(port, "/obs_manifest.json")[1])

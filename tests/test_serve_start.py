@@ -72,7 +72,8 @@ def assert_warned_once(err: str, program: str, cache: Path) -> None:
 def test_cellucid_serve_warns_once_when_offline(route, export, h5ad, tmp_path):
     env = offline_env(tmp_path)
     target = export if route == "folder" else h5ad
-    process, port, banner = start_serve([str(target)], env, timeout=120)
+    pinned = [] if route == "folder" else ["--viewer", "pinned"]
+    process, port, banner = start_serve([str(target), *pinned], env, timeout=120)
     try:
         assert "Press Ctrl+C" in banner
         err = stopped_stderr(process, port)
@@ -119,9 +120,11 @@ def test_notebook_and_anndata_routes_warn_once_when_offline(
     if route == "show":
         shown = cellucid.show(export)
     elif route == "show_anndata":
-        shown = cellucid.show_anndata(h5ad)
+        shown = cellucid.show_anndata(h5ad, viewer="pinned")
     else:
-        shown = cellucid.serve_anndata(h5ad, port=0, open_browser=False, quiet=True)
+        shown = cellucid.serve_anndata(
+            h5ad, port=0, open_browser=False, quiet=True, viewer="pinned"
+        )
     server = shown if route == "serve_anndata" else shown.server
     try:
         err = capsys.readouterr().err

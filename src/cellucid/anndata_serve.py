@@ -1,16 +1,25 @@
 """``serve_anndata()`` / ``show_anndata()``: view an AnnData without managing an export.
 
-The data is exported by the streaming engine (``prepare_anndata``) in a background thread
-into the export cache (``<cache>/exports/<key>/``, see ``serving/exportcache.py``), in an
-order that makes the folder viewable early (``engine.sections.early_view``): the server
-starts as soon as the identity, manifests, points, obs and connectivity exist, and a gene
-file asked for before it is written waits for it (``serving/background.py``). The same data
-with the same options opens the finished export again, without exporting.
+Two viewers, chosen by ``viewer``:
+
+- ``"current"`` (default): today's Cellucid web app, over a Cellucid-ready store: served as
+  it is when ``data`` is one, else written by the streaming store writer into the export
+  cache first (``serving/current_route.py``);
+- ``"pinned"``: the pinned viewer build, over an export folder, as follows.
+
+For the pinned viewer, the data is exported by the streaming engine (``prepare_anndata``)
+in a background thread into the export cache (``<cache>/exports/<key>/``, see
+``serving/exportcache.py``), in an order that makes the folder viewable early
+(``engine.sections.early_view``): the server starts as soon as the identity, manifests,
+points, obs and connectivity exist, and a gene file asked for before it is written waits
+for it (``serving/background.py``). The same data with the same options opens the finished
+export again, without exporting.
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,18 +92,74 @@ def start_cached_export(data: Any, **options: Any) -> BackgroundExport:
 
 
 def cached_server(
-    data: Any, port: int, host: str, quiet: bool, server_options: dict, options: dict
+    data: Any,
+    port: int,
+    host: str,
+    quiet: bool,
+    server_options: dict,
+    options: dict,
+    before_writing: Callable[[], None] | None = None,
 ) -> CellucidServer:
     """A server (not started) of the cached export of ``data``, once the viewer can open it.
 
     ``options`` are :func:`start_cached_export`'s, ``server_options`` further
-    :class:`CellucidServer` arguments.
+    :class:`CellucidServer` arguments; ``before_writing`` is called when the export is
+    written (not when a finished one is reused).
     """
     job = start_cached_export(data, **options)
+    if before_writing is not None and not job.reused:
+        before_writing()
     job.wait_viewable(VIEWABLE_TIMEOUT)
     return CellucidServer(
         job.folder, port, host, quiet=quiet, pending=None if job.done else job, **server_options
     )
+
+
+#: the viewers an AnnData can be served to
+VIEWERS = ("current", "pinned")
+
+
+def _check_viewer(viewer: object) -> str:
+    if viewer not in VIEWERS:
+        raise ValueError(
+            f"viewer must be 'current' (today's web app, a Cellucid-ready store) or 'pinned' "
+            f"(the pinned viewer build, an export folder), got {viewer!r}"
+        )
+    return str(viewer)
+
+
+def anndata_server(
+    data: Any,
+    port: int,
+    host: str,
+    *,
+    viewer: str,
+    quiet: bool,
+    server_options: dict[str, Any],
+    options: dict[str, Any],
+    before_writing: Callable[[], None] | None = None,
+) -> Any:
+    """The server (not started) of ``data`` for ``viewer``: a store server for today's app,
+    or an export server for the pinned build. ``options`` may hold ``force``;
+    ``before_writing`` is called when a store or export is written (not when reused)."""
+    if _check_viewer(viewer) == "pinned":
+        return cached_server(data, port, host, quiet, server_options, options, before_writing)
+    from cellucid.serving.current_route import current_app_server
+
+    force = bool(options.pop("force", False))
+    for ignored in ("quiet", "progress"):
+        options.pop(ignored, None)  # the store is written silently in either case
+    server, _ = current_app_server(
+        data,
+        port,
+        host,
+        quiet=quiet,
+        server_options=server_options,
+        options=options,
+        force=force,
+        before_writing=before_writing,
+    )
+    return server
 
 
 def serve_anndata(
@@ -104,45 +169,68 @@ def serve_anndata(
     open_browser: bool = True,
     quiet: bool = False,
     *,
+    viewer: str = "current",
     block: bool = False,
     allowed_hosts: tuple[str, ...] = (),
     web_source_url: str | None = None,
     **options: Any,
-) -> CellucidServer:
-    """Serve an AnnData, ``.h5ad`` file or Zarr store to the viewer, with no export to manage.
+) -> Any:
+    """Serve an AnnData, ``.h5ad`` file or Zarr store to the Cellucid viewer.
 
-    The export is cached (see :func:`cellucid.get_export_cache_dir`); the server starts as
-    soon as the viewer can open, while the gene files are still being written.
+    With ``viewer="current"`` (default), today's web app opens a Cellucid-ready store: a
+    store given as ``data`` is served as it is; anything else is written once by the
+    streaming store writer into the export cache (see :func:`cellucid.get_export_cache_dir`)
+    and opened from there the next time. With ``viewer="pinned"``, the data is exported to
+    an export folder in the cache for the pinned viewer build; the server starts as soon as
+    it can open, while the gene files are still being written.
 
     Parameters
     ----------
     data
-        An AnnData (in memory or backed) or the path of a ``.h5ad`` file or Zarr store.
+        An AnnData (in memory or backed), the path of a ``.h5ad`` file or Zarr store, or
+        (today's app) a Cellucid-ready ``.zarr``, ``.zarr.zip`` or ``.h5ad``.
     port, host
         Where to listen (busy ports move to the next free one; 0 picks any).
     open_browser
         Open the viewer in the default browser.
     quiet
-        Print no banner (a viewer build that cannot be downloaded is still reported, on
-        stderr). The export itself prints nothing (it runs in the background).
+        Print no banner (a viewer that cannot be downloaded is still reported, on stderr).
+    viewer
+        ``"current"`` (today's web app) or ``"pinned"`` (the pinned build, export folders).
     block
         Serve in this thread until Ctrl+C (the CLI); otherwise serve in the background and
         return the running server (``.stop()`` stops it).
-    allowed_hosts, web_source_url
-        As for :class:`cellucid.CellucidServer`.
+    allowed_hosts
+        Extra names accepted in the ``Host`` header (e.g. a reverse proxy's).
+    web_source_url
+        Where the viewer is fetched from: today's app's site (default
+        ``$CELLUCID_WEB_APP_URL`` or https://www.cellucid.com), or the pinned build's host.
     **options
-        Any :func:`cellucid.prepare_anndata` option (``latent_key``, ``obs_keys``,
-        ``compression``, ``var_quantization``, ...), except ``out_dir``; ``force=True``
-        exports again instead of opening the cached export.
+        Today's app: upstream 0.9.5's launch choices (``latent_key``, ``obs_keys``,
+        ``embedding_keys`` such as ``{"2d": "X_tsne"}``, ``knn_key``,
+        ``expression_source``, ``gene_id_column``, ``vector_field_default``,
+        ``normalize_embeddings``, ``centroid_min_points``, ``modality``), the dataset's
+        ``dataset_name`` and ``dataset_id``, and the store writer's keywords
+        (``gene_identifiers``, ``source_name``, ...). The pinned build: any
+        :func:`cellucid.prepare_anndata` option except ``out_dir``. ``force=True`` writes
+        the cached store or export again.
 
     Returns
     -------
-    CellucidServer
-        The server; ``server.pending`` is the background export while it runs.
+    StoreServer or CellucidServer
+        The server (``.url``, ``.viewer_url``, ``.stop()``).
     """
     server_options = {"allowed_hosts": allowed_hosts, "web_source_url": web_source_url}
     options["quiet"] = True  # export messages from a background thread would garble the banner
-    server = cached_server(data, port, host, quiet, server_options, options)
+    server = anndata_server(
+        data,
+        port,
+        host,
+        viewer=viewer,
+        quiet=quiet,
+        server_options=server_options,
+        options=options,
+    )
     return start_server(server, quiet=quiet, open_browser=open_browser, block=block)
 
 
@@ -150,8 +238,10 @@ def show_anndata(
     data: Any,
     height: int = 600,
     *,
+    viewer: str = "current",
     host: str = "127.0.0.1",
     allowed_hosts: tuple[str, ...] = (),
+    web_source_url: str | None = None,
     **options: Any,
 ) -> NotebookViewer:
     """Show an AnnData, ``.h5ad`` file or Zarr store in the notebook, with hooks.
@@ -159,20 +249,34 @@ def show_anndata(
     Parameters
     ----------
     data
-        An AnnData (in memory or backed) or the path of a ``.h5ad`` file or Zarr store.
+        As for :func:`serve_anndata`.
     height
         Height of the iframe in pixels.
+    viewer
+        ``"current"`` (today's web app, default) or ``"pinned"``.
     host, allowed_hosts
         As for :func:`cellucid.show`.
+    web_source_url
+        As for :func:`serve_anndata`.
     **options
-        Any :func:`cellucid.prepare_anndata` option, except ``out_dir`` (as for
-        :func:`serve_anndata`).
+        As for :func:`serve_anndata`.
 
     Returns
     -------
     NotebookViewer
         The viewer, with the hooks and commands of :func:`cellucid.show`.
     """
-    server = cached_server(data, 0, host, True, {"allowed_hosts": allowed_hosts}, options)
+    server_options = {"allowed_hosts": allowed_hosts, "web_source_url": web_source_url}
+    if _check_viewer(viewer) == "pinned":
+        options.setdefault("quiet", True)
+    server = anndata_server(
+        data,
+        0,
+        host,
+        viewer=viewer,
+        quiet=True,
+        server_options=server_options,
+        options=options,
+    )
     start_server(server, quiet=True)
-    return display_viewer(NotebookViewer(server, height))
+    return display_viewer(NotebookViewer(server, height, app=viewer))

@@ -11,7 +11,7 @@ finished one; the entry's lock keeps two processes from writing one key at once.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,11 @@ def store_entry(data: Any, writer_options: Mapping[str, Any]) -> Path:
 
 
 def cached_store(
-    data: Any, writer_options: Mapping[str, Any], *, force: bool = False
+    data: Any,
+    writer_options: Mapping[str, Any],
+    *,
+    force: bool = False,
+    before_writing: Callable[[], None] | None = None,
 ) -> CachedStore:
     """The finished store of ``data``: reused when the cache holds it, else written now.
 
@@ -59,6 +63,9 @@ def cached_store(
         ``dataset_name``, ``dataset_id``, ``centroid_min_points``, ...).
     force
         Write the store again even when the cache holds it.
+    before_writing
+        Called once before the store is written (not when it is reused): a caller's
+        "writing ..." line, said only when true.
 
     Returns
     -------
@@ -80,6 +87,8 @@ def cached_store(
             shutil.rmtree(store)
         reused = holds_store(entry)
         if not reused:
+            if before_writing is not None:
+                before_writing()
             prepare_anndata(
                 data, store, format="zarr", quiet=True, progress=False, **writer_options
             )

@@ -1,0 +1,24 @@
+"""What every test shares: no test ever reaches the real Cellucid sites.
+
+Today's web app is fetched from ``$CELLUCID_WEB_APP_URL`` (default www.cellucid.com) and the
+pinned builds from ``$CELLUCID_WEB_SOURCE_URL`` (default raw.githubusercontent.com). Unless a
+test points them at a stand-in of its own, both name a closed port on loopback: a fetch
+fails at once, as offline, and the test machine's network plays no part. A variable set
+already (by a fixture of a wider scope, or the caller's environment) is left as it is.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from .webfake import closed_port_url
+
+
+@pytest.fixture(autouse=True)
+def no_real_sites(monkeypatch) -> None:
+    closed = closed_port_url()
+    for variable in ("CELLUCID_WEB_APP_URL", "CELLUCID_WEB_SOURCE_URL"):
+        if variable not in os.environ:
+            monkeypatch.setenv(variable, closed)
