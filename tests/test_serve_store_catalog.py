@@ -66,6 +66,15 @@ def test_a_store_added_later_appears(tmp_path):
         ids = [d["id"] for d in json.loads(fetch(server.port, "GET", "/_cellucid/datasets")[1])
                ["datasets"]]
         assert ids == ["first", "second"]
+        # removed while serving: gone from the list and its route, the server still answers
+        for store in tmp_path.iterdir():
+            store.unlink()
+        assert json.loads(fetch(server.port, "GET", "/_cellucid/datasets")[1]) == {
+            "datasets": []
+        }
+        assert fetch(server.port, "HEAD", "/_cellucid/anndata/second.zarr.zip")[0].status == 404
+        health = json.loads(fetch(server.port, "GET", "/_cellucid/health")[1])
+        assert health["status"] == "ok" and health["n_cells"] is None
 
 
 def test_refused_paths(tmp_path):

@@ -95,7 +95,7 @@ class StoreHandler(CellucidHandler):
             # a file is its route exactly; a folder's keys are below its route
             return self._send_error(HTTPStatus.NOT_FOUND, missing)
         if store.layout != "folder":
-            return self._send_file(store.path, STORE_BYTES)
+            return self._send_store_file(store.path, missing)
         if canonical_key(key) is None:
             return self._send_error(HTTPStatus.NOT_FOUND, missing)
         if store.generated is not None and key == store.generated[0]:
@@ -106,7 +106,13 @@ class StoreHandler(CellucidHandler):
             return self._send_error(HTTPStatus.FORBIDDEN, "key resolves outside the store")
         if file is None:
             return self._send_error(HTTPStatus.NOT_FOUND, f"no key {key!r} in the store")
-        return self._send_file(file, STORE_BYTES)
+        return self._send_store_file(file, missing)
+
+    def _send_store_file(self, file: Path, missing: str) -> None:
+        try:
+            self._send_file(file, STORE_BYTES)
+        except FileNotFoundError:  # removed since it was listed
+            self._send_error(HTTPStatus.NOT_FOUND, missing)
 
     def _send_generated(self, body: bytes) -> None:
         """Consolidated metadata built in memory, with the same ETag and range rules."""

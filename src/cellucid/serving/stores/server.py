@@ -105,6 +105,9 @@ class StoreServer(ServerLifecycle):
         self.allowed_hosts = normalise_allowed(allowed_hosts)
         self.viewer = viewer
         self.pending = None
+        #: the program serving the viewer, as ``/_cellucid/info`` names it: ``"python"``, or
+        #: ``"jupyter"`` for a notebook's viewer (upstream 0.9.5's two values)
+        self.runtime = "python"
         # POST /_cellucid/events is the pinned viewer's; the current app uses the channel
         self.events = EventRouter()
         self._init_lifecycle()
@@ -122,7 +125,10 @@ class StoreServer(ServerLifecycle):
     def _summary(self) -> dict[str, Any]:
         """The format and counts ``/_cellucid/health`` and ``/_cellucid/info`` report: the
         first store's (the one the viewer URL opens)."""
-        first = self.catalog.stores()[0]
+        stores = self.catalog.stores()
+        if not stores:  # every store of the folder was removed while serving
+            return {"format": None, "n_cells": None, "n_genes": None}
+        first = stores[0]
         return {"format": first.kind, "n_cells": first.n_cells, "n_genes": first.n_genes}
 
     def health_document(self) -> dict[str, Any]:
@@ -140,7 +146,7 @@ class StoreServer(ServerLifecycle):
             "port": self.port,
             "n_cells": summary["n_cells"],
             "n_genes": summary["n_genes"],
-            "runtime": "python",
+            "runtime": self.runtime,
         }
 
     # -- addresses ----------------------------------------------------------------------
