@@ -235,3 +235,24 @@ def test_offline_the_current_route_warns_once_and_serves_the_data(h5ad, tmp_path
         _, err = _stop(process)
     assert err.count("cellucid serve: warning:") == 1, err
     assert "cellucid viewer download" in err and "CELLUCID_WEB_APP_URL" in err
+
+
+@pytest.mark.parametrize("route", ["show_anndata", "serve_anndata"])
+def test_offline_the_python_routes_warn_once(route, h5ad, tmp_path, monkeypatch, capsys):
+    from .webfake import closed_port_url
+
+    monkeypatch.setenv("CELLUCID_EXPORT_CACHE_DIR", str(tmp_path / "export-cache"))
+    monkeypatch.setenv("CELLUCID_WEB_CACHE_DIR", str(tmp_path / "web-cache"))
+    monkeypatch.setenv("CELLUCID_WEB_APP_URL", closed_port_url())
+    if route == "show_anndata":
+        shown = cellucid.show_anndata(h5ad)
+        server = shown.server
+    else:
+        shown = server = cellucid.serve_anndata(h5ad, port=0, open_browser=False, quiet=True)
+    try:
+        err = capsys.readouterr().err
+        assert err.count("cellucid: warning:") == 1, err
+        assert "cellucid viewer download" in err and str(tmp_path / "web-cache") in err
+        assert datasets(server)  # the data is served all the same
+    finally:
+        shown.stop()
