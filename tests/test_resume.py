@@ -96,9 +96,11 @@ def test_kill_then_resume_gives_identical_tree(tmp_path, uninterrupted, marker, 
     assert not (out / ".cellucid-spill").exists()
 
 
-def test_resume_prints_one_skip_line_per_section(tmp_path, capsys):
+def test_resume_prints_one_skip_line_per_section(tmp_path, capsys, monkeypatch):
     from cellucid.demo import write_demo_export
 
+    # without stamps: a rerun of a finished export is not recognised at once, it resumes
+    monkeypatch.setenv("CELLUCID_STAMP_DIR", "")
     out = write_demo_export(tmp_path / "e", n_cells=600, n_genes=30, quiet=True)
     write_demo_export(out, n_cells=600, n_genes=30)
     lines = [line for line in capsys.readouterr().out.splitlines() if "Skipping" in line]
