@@ -14,9 +14,11 @@ import dask
 import pandas as pd
 
 from cellucid import options as option_table
-from cellucid.checks.arguments import check_inputs
+from cellucid.checks.arguments import check_inputs, refuse_unreadable_inputs
 from cellucid.checks.checked import CheckedInputs
+from cellucid.checks.out_path import output_path
 from cellucid.checks.paths import check_name_lengths, check_out_dir
+from cellucid.checks.scheduler import refuse_handles_for_processes
 from cellucid.engine.checksums import MATRIX, input_checksums, is_pending
 from cellucid.engine.files import describe_os_error, files_bytes
 from cellucid.engine.lock import export_lock
@@ -26,13 +28,14 @@ from cellucid.errors import (
     ExportWriteError,
     OutputPathError,
 )
-from cellucid.inputs.obs_fields import CategoricalColumn
+from cellucid.inputs.obs_fields import CategoricalColumn, in_memory_table
 from cellucid.report import (
     Reporter,
     count,
     default_progress,
     in_callers_terms,
     interrupted_line,
+    on_cli,
     size,
 )
 from cellucid.sinks.anndata.request import STORE_ONLY, store_request
@@ -40,14 +43,6 @@ from cellucid.sinks.folder.context import SPILL_DIRNAME
 from cellucid.sinks.folder.plan import ExportPlan, make_plan
 from cellucid.sinks.folder.request import FolderRequest
 from cellucid.sinks.folder.run import run_export
-from cellucid.sinks.folder.stamps import (
-    checksums_to_reuse,
-    finished_unchanged,
-    may_be_finished,
-    request_key,
-    stamp_finished,
-    stamp_started,
-)
 from cellucid.sinks.folder.state import (
     ExportRecord,
     fingerprint,
@@ -116,13 +111,18 @@ def prepare(
     if format is not None:
         return store_export(values)
     refuse_store_only(values)
-    return export(FolderRequest.from_arguments(values))
+    values["var"] = in_memory_table(values["var"])  # read_lazy's var counts its columns
+    if values["out_dir"] is not None:
+        values["out_dir"] = output_path(values["out_dir"], "OUT" if on_cli() else "out_dir")
+    return export(FolderRequest.from_arguments(option_table.plain_values(values)))
 
 
 def store_export(values: dict[str, Any]) -> Path:
     """Run ``prepare(out_path, format=...)``: a Cellucid-ready AnnData store."""
     from cellucid.sinks.anndata.run import write_anndata_store
 
+    values = option_table.plain_values(values)
+    values["zarr_format"] = option_table.plain_value(values["zarr_format"])
     request = store_request(values)
     progress = values["progress"]
     if progress is None:
@@ -134,16 +134,15 @@ def export(request: FolderRequest) -> Path:
     """Write the export folder of one request: checks, plan, then the engine."""
     option_table.check_values(request)
     check_out_dir(request.out_dir)
+    refuse_unreadable_inputs(request.inputs)
     reporter = Reporter(request.quiet)
-    key = request_key(request, request.target)
-    if not request.force and _already_exported(request.target, key, reporter):
-        return request.target
     inputs = check_inputs(
         request.inputs,
         request.chunk_rows,
         var_gene_id_column=request.var_gene_id_column,
         codes_request=request.obs_categorical_dtype,
     )
+    refuse_handles_for_processes(request.scheduler, inputs)
     _check_requested_genes(inputs, request, reporter)
     target = request.target
     plan = make_plan(inputs.summary(), request.settings(target))
@@ -151,44 +150,19 @@ def export(request: FolderRequest) -> Path:
     fingerprint = _fingerprint(inputs, plan, request)
     _make_folder(target)
     with export_lock(target):
-        # a rerun of the same inputs (by their stamp) takes the checksums of the record
-        checksums = None if request.force else checksums_to_reuse(target, key, fingerprint)
-        if checksums is None:
-            with_matrix = not _matrix_checksums_can_wait(target, plan, request.force)
-            checksums = input_checksums(inputs, with_matrix=with_matrix)
+        with_matrix = not _matrix_checksums_can_wait(target, plan, request.force)
         record = ExportRecord(
-            fingerprint, plan.settings.record_dict(), plan.files(), False, checksums
+            fingerprint,
+            plan.settings.record_dict(),
+            plan.files(),
+            complete=False,
+            checksums=input_checksums(inputs, with_matrix=with_matrix),
         )
         try:
             resume = _prepare_target(target, record, set(plan.files()), request.force)
         except ExportMismatchError as error:
             raise ExportMismatchError(in_callers_terms(str(error))) from None
-        stamp_started(target, key, record)
-        out = _run(plan, inputs, reporter, request, resume=resume, record=record)
-        stamp_finished(target, key)
-        return out
-
-
-def _already_exported(target: Path, key: str | None, reporter: Reporter) -> bool:
-    """Whether ``target`` holds this very export, finished and untouched (then says so).
-
-    Decided from the stamp of the run that finished it (see
-    :mod:`cellucid.sinks.folder.stamps`) without reading any input file: well under a
-    second where the checks and checksums read every input again.
-    """
-    if not may_be_finished(target, key):
-        return False
-    assert key is not None
-    with export_lock(target):
-        if not finished_unchanged(target, key):
-            return False
-    reporter.say(
-        in_callers_terms(
-            f"✓ {target} already holds this export, finished, from the same inputs and "
-            "settings (unchanged since): nothing to write. Use force=True to write it again."
-        )
-    )
-    return True
+        return _run(plan, inputs, reporter, request, resume=resume, record=record)
 
 
 def _run(

@@ -21,13 +21,13 @@ from cellucid.engine.files import Placeholders
 from cellucid.engine.runner import active_client, run_tasks
 from cellucid.inputs.arrays import is_sparse_array
 from cellucid.report import count
+from cellucid.sinks.folder.changed_blocks import commit_and_checksum, refuse_changed_blocks
 from cellucid.sinks.folder.context import RunContext
 from cellucid.sinks.folder.format.codecs import Quantize
 from cellucid.sinks.folder.format.quantize import Range, quantize_rows
 from cellucid.sinks.folder.gene_files import GeneJob, assembly_ranges, assembly_tasks, block_tasks
 from cellucid.sinks.folder.gene_spill import (
     GeneSpill,
-    commit_block_pieces,
     open_spill,
     remove_spill,
 )
@@ -254,7 +254,7 @@ def _encode_blocks(
 ) -> list[list[np.ndarray]]:
     """Run the block tasks an earlier run did not commit; every block's index, by block/slab."""
     job = spill.job
-    grid = block_tasks(matrix, job, commit_block_pieces, (str(spill.folder),))
+    grid = block_tasks(matrix, job, commit_and_checksum, (str(spill.folder),))
     missing = [(k, s) for k in range(job.n_blocks) for s in range(job.n_slabs)]
     missing = [key for key in missing if key not in spill.reused]
     computed = run_tasks(
@@ -263,5 +263,8 @@ def _encode_blocks(
         progress=ctx.progress,
         unit=" blocks",
     )
-    found = spill.reused | dict(zip(missing, computed, strict=True))
+    done = dict(zip(missing, computed, strict=True))
+    if n_todo == len(ctx.plan.genes.paths):  # the grid of pass one: same blocks, same CRCs
+        refuse_changed_blocks(ctx, spill, {key: crc for key, (_, crc) in done.items()})
+    found = spill.reused | {key: index for key, (index, _) in done.items()}
     return [[found[(k, s)] for s in range(job.n_slabs)] for k in range(job.n_blocks)]
