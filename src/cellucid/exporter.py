@@ -43,6 +43,14 @@ from cellucid.sinks.folder.context import SPILL_DIRNAME
 from cellucid.sinks.folder.plan import ExportPlan, make_plan
 from cellucid.sinks.folder.request import FolderRequest
 from cellucid.sinks.folder.run import run_export
+from cellucid.sinks.folder.stamps import (
+    checksums_to_reuse,
+    finished_unchanged,
+    may_be_finished,
+    request_key,
+    stamp_finished,
+    stamp_started,
+)
 from cellucid.sinks.folder.state import (
     ExportRecord,
     fingerprint,
@@ -136,6 +144,9 @@ def export(request: FolderRequest) -> Path:
     check_out_dir(request.out_dir)
     refuse_unreadable_inputs(request.inputs)
     reporter = Reporter(request.quiet)
+    key = request_key(request, request.target)
+    if not request.force and _already_exported(request.target, key, reporter):
+        return request.target
     inputs = check_inputs(
         request.inputs,
         request.chunk_rows,
@@ -150,19 +161,44 @@ def export(request: FolderRequest) -> Path:
     fingerprint = _fingerprint(inputs, plan, request)
     _make_folder(target)
     with export_lock(target):
-        with_matrix = not _matrix_checksums_can_wait(target, plan, request.force)
+        # a rerun of the same inputs (by their stamp) takes the checksums of the record
+        checksums = None if request.force else checksums_to_reuse(target, key, fingerprint)
+        if checksums is None:
+            with_matrix = not _matrix_checksums_can_wait(target, plan, request.force)
+            checksums = input_checksums(inputs, with_matrix=with_matrix)
         record = ExportRecord(
-            fingerprint,
-            plan.settings.record_dict(),
-            plan.files(),
-            complete=False,
-            checksums=input_checksums(inputs, with_matrix=with_matrix),
+            fingerprint, plan.settings.record_dict(), plan.files(), False, checksums
         )
         try:
             resume = _prepare_target(target, record, set(plan.files()), request.force)
         except ExportMismatchError as error:
             raise ExportMismatchError(in_callers_terms(str(error))) from None
-        return _run(plan, inputs, reporter, request, resume=resume, record=record)
+        stamp_started(target, key, record)
+        out = _run(plan, inputs, reporter, request, resume=resume, record=record)
+        stamp_finished(target, key)
+        return out
+
+
+def _already_exported(target: Path, key: str | None, reporter: Reporter) -> bool:
+    """Whether ``target`` holds this very export, finished and untouched (then says so).
+
+    Decided from the stamp of the run that finished it (see
+    :mod:`cellucid.sinks.folder.stamps`) without reading any input file: well under a
+    second where the checks and checksums read every input again.
+    """
+    if not may_be_finished(target, key):
+        return False
+    assert key is not None
+    with export_lock(target):
+        if not finished_unchanged(target, key):
+            return False
+    reporter.say(
+        in_callers_terms(
+            f"✓ {target} already holds this export, finished, from the same inputs and "
+            "settings (unchanged since): nothing to write. Use force=True to write it again."
+        )
+    )
+    return True
 
 
 def _run(
