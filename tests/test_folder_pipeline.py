@@ -40,6 +40,7 @@ def test_an_early_view_writes_the_gene_files_last():
 class _Context:
     def __init__(self):
         self.timings: dict[str, float] = {}
+        self.progress = False
         self.calls: list[str] = []
 
     @contextmanager
@@ -82,3 +83,20 @@ def test_run_waits_for_the_beside_stages_where_asked():
     context = _Context()
     pipeline.run(context, early_view=True)
     assert context.calls == ["a", "b", "beside", "d", "e", "c"]
+
+
+def test_beside_stages_speak_in_the_callers_terms_and_draw_no_bar():
+    from cellucid.progress import make_bar
+    from cellucid.report import cli_terms, in_callers_terms
+
+    seen = {}
+
+    def beside(ctx):
+        seen["words"] = in_callers_terms("use force=True")
+        with make_bar(3, "connectivity: edges", " blocks", True) as bar:
+            seen["draws"] = hasattr(bar, "drawn")
+
+    context = _Context()
+    with cli_terms():
+        Pipeline((Stage("beside", beside, beside=True),)).run(context)
+    assert seen == {"words": "use --force", "draws": False}

@@ -15,6 +15,7 @@ import pytest
 from cellucid import prepare
 from cellucid.demo import make_demo_arrays
 from cellucid.errors import ExportWriteError
+from cellucid.report import cli_terms
 
 from .test_anndata_inputs import tree_digest
 
@@ -96,17 +97,48 @@ def test_kill_then_resume_gives_identical_tree(tmp_path, uninterrupted, marker, 
     assert not (out / ".cellucid-spill").exists()
 
 
-def test_resume_prints_one_skip_line_per_section(tmp_path, capsys, monkeypatch):
+def test_rerun_says_once_what_it_kept_and_what_it_wrote(tmp_path, capsys):
     from cellucid.demo import write_demo_export
 
-    # without stamps: a rerun of a finished export is not recognised at once, it resumes
-    monkeypatch.setenv("CELLUCID_STAMP_DIR", "")
     out = write_demo_export(tmp_path / "e", n_cells=600, n_genes=30, quiet=True)
+    n_files = sum(1 for p in out.rglob("*") if p.is_file() and not p.name.startswith("."))
+    # one gene file and one of the three connectivity files went missing
+    min(p for p in (out / "var").iterdir()).unlink()
+    min(p for p in (out / "connectivity").iterdir()).unlink()
     write_demo_export(out, n_cells=600, n_genes=30)
-    lines = [line for line in capsys.readouterr().out.splitlines() if "Skipping" in line]
-    assert "⚠ Skipping 30 gene files: var/ already exists (use force=True to overwrite)" in lines
-    assert any(line.startswith("⚠ Skipping 2 points files") for line in lines)
-    assert len(lines) == len({line.split()[3] for line in lines})
+    lines = capsys.readouterr().out.splitlines()
+    assert [line for line in lines if "Kept" in line or "Skipping" in line] == [
+        "↻ Kept 39 files of the earlier run of this export (same inputs and settings): "
+        "2 points, 2 vector field, 6 obs and 29 gene files. Use force=True to write "
+        "everything again."
+    ]
+    # the connectivity's files are written together: the two left are written again
+    assert len([line for line in lines if line.startswith("✓ Wrote connectivity (")]) == 1
+    assert len([line for line in lines if line.startswith("✓ Wrote 1 gene file (")]) == 1
+    assert not [line for line in lines if line.startswith(("✓ Wrote 2D", "✓ Wrote vector"))]
+    assert lines[-1].startswith(f"✓ Exported 600 cells × 30 genes ({n_files} files, ")
+
+
+def test_rerun_that_keeps_every_file_says_so_in_cli_terms(tmp_path, capsys):
+    from cellucid.demo import write_demo_export
+
+    out = write_demo_export(tmp_path / "e", n_cells=600, n_genes=30, quiet=True)
+    (out / "dataset_identity.json").unlink()  # unfinished: every data file is kept
+    with cli_terms():
+        write_demo_export(out, n_cells=600, n_genes=30)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" to ")[0] for line in lines if "Wrote" in line] == [
+        "✓ Wrote obs manifest (4 fields: 2 continuous, 2 categorical)",
+        "✓ Wrote var manifest (30 genes, 8-bit quantized)",
+        "✓ Wrote dataset identity",
+    ]
+    # the connectivity runs in a thread of its own: counted there, and in the CLI's words
+    assert [line for line in lines if "Kept" in line] == [
+        "↻ Kept 43 files of the earlier run of this export (same inputs and settings): "
+        "2 points, 2 vector field, 6 obs, 3 connectivity and 30 gene files. Use --force to "
+        "write everything again."
+    ]
+    assert "force=True" not in "\n".join(lines)
 
 
 def test_disk_full_names_the_folder_and_leaves_no_partial_file(tmp_path, monkeypatch):

@@ -133,10 +133,9 @@ def test_kill_among_the_blocks_then_only_the_rest_are_encoded(tmp_path, clean, d
     rerun = Run(out, dense=dense)
     assert rerun.code == 0, rerun.err
     assert rerun.encoded == sorted(set(every_block(dense)) - set(done))
-    assert (
-        f"⚠ Reusing {len(done)} of {n_tasks} gene blocks: {SPILL_DIRNAME}/{GENE_SPILL_NAME}/ "
-        "holds them from an interrupted run (use force=True to encode them again)"
-    ) in rerun.out.splitlines()
+    (kept,) = [line for line in rerun.out.splitlines() if line.startswith("↻ Kept ")]
+    assert f" and {len(done)} of {n_tasks} encoded gene blocks of the earlier run" in kept
+    assert kept.endswith("Use force=True to write everything again.")
     assert tree_digest(out) == clean[dense]
     assert not (out / SPILL_DIRNAME).exists()
     assert not list(out.rglob(".*.part-*"))
@@ -151,8 +150,9 @@ def test_kill_among_the_gene_files_encodes_nothing_again(tmp_path, clean):
     assert rerun.code == 0, rerun.err
     assert rerun.encoded == []
     lines = rerun.out.splitlines()
-    assert "⚠ Skipping 40 gene files: var/ already exists (use force=True to overwrite)" in lines
-    assert f"⚠ Reusing {N_BLOCKS} of {N_BLOCKS} gene blocks" in rerun.out
+    (kept,) = [line for line in lines if line.startswith("↻ Kept ")]
+    assert f" and {N_BLOCKS} of {N_BLOCKS} encoded gene blocks of the earlier run" in kept
+    assert kept.endswith(" and 40 gene files. Use force=True to write everything again.")
     assert f"✓ Wrote {N_GENES - 40} gene files" in rerun.out
     assert tree_digest(out) == clean[False]
     assert not (out / SPILL_DIRNAME).exists()
@@ -169,7 +169,7 @@ def test_other_settings_never_reuse_blocks(tmp_path, clean):
     rerun = Run(out, compression=9, force=True)
     assert rerun.code == 0, rerun.err
     assert rerun.encoded == every_block(False)
-    assert "Reusing" not in rerun.out
+    assert "↻ Kept" not in rerun.out
     assert not (out / SPILL_DIRNAME).exists()
     # and back to the first settings, with force=True: the same bytes as a clean export
     assert Run(out, force=True, quiet=True).code == 0
@@ -183,7 +183,7 @@ def test_force_with_the_same_settings_encodes_every_block(tmp_path):
     rerun = Run(out, force=True)
     assert rerun.code == 0, rerun.err
     assert rerun.encoded == every_block(False)
-    assert "Reusing" not in rerun.out
+    assert "↻ Kept" not in rerun.out
     assert not (out / SPILL_DIRNAME).exists()
 
 

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from cellucid.progress import write_line
+
 _ON_CLI: ContextVar[bool] = ContextVar("cellucid_on_cli", default=False)
 # Python spellings of our options as they appear in messages, and the CLI's words
 _PYTHON_TO_CLI = (
@@ -72,11 +74,6 @@ def in_callers_terms(message: str) -> str:
     return message
 
 
-def force_hint() -> str:
-    """How the caller asks to overwrite: ``--force`` or ``force=True``."""
-    return "--force" if on_cli() else "force=True"
-
-
 def interrupted_line(out_dir: object) -> str:
     """The one line printed when an export is stopped with Ctrl+C."""
     again = "run the same command again" if on_cli() else "call the same export again"
@@ -92,24 +89,64 @@ def default_progress(quiet: bool) -> bool:
 
 
 class Reporter:
-    """Prints progress lines unless quiet; counts skipped files per section."""
+    """Prints progress lines unless quiet; counts what a rerun kept from the earlier run.
+
+    A rerun of the same export keeps the complete files of the earlier run (and the gene
+    blocks an interrupted run encoded): the sections say only what they write, and
+    :meth:`reuse_line` says once, at the end, what was kept.
+    """
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
-        self.skipped: Counter[str] = Counter()
+        self.kept: Counter[str] = Counter()
+        #: gene blocks reused from an interrupted run, and how many the genes need
+        self.reused_blocks = (0, 0)
 
     def say(self, message: str) -> None:
+        """Print ``message`` on a line of its own (beside an open progress bar)."""
         if not self.quiet:
-            print(in_callers_terms(message), file=sys.stdout, flush=True)
+            write_line(in_callers_terms(message))
 
-    def skip(self, section: str, count: int = 1) -> None:
-        self.skipped[section] += count
+    def keep(self, section: str, n: int = 1) -> None:
+        """Count ``n`` files of ``section`` kept from the earlier run."""
+        self.kept[section] += n
 
-    def flush_skips(self, section: str, where: str) -> None:
-        """One line per section for files kept from an earlier run of the same export."""
-        n = self.skipped.pop(section, 0)
-        if n:
-            self.say(
-                f"⚠ Skipping {count(n, f'{section} file')}: {where} already exists "
-                f"(use {force_hint()} to overwrite)"
-            )
+    @property
+    def n_kept(self) -> int:
+        """Files kept from the earlier run, in every section."""
+        return sum(self.kept.values())
+
+    def reuse_line(self) -> str | None:
+        """The one line saying what this run kept of the earlier one (None: nothing kept).
+
+        Examples
+        --------
+        >>> r = Reporter(quiet=True)
+        >>> r.keep("points", 2)
+        >>> r.keep("gene", 30)
+        >>> print(r.reuse_line())
+        ↻ Kept 32 files of the earlier run of this export (same inputs and settings): 2 \
+points and 30 gene files. Use force=True to write everything again.
+        """
+        n_blocks, of_blocks = self.reused_blocks
+        if not self.kept and not n_blocks:
+            return None
+        what = [count(self.n_kept, "file")] if self.kept else []
+        if n_blocks:
+            what.append(f"{n_blocks:,} of {count(of_blocks, 'encoded gene block')}")
+        order = sorted(self.kept, key=lambda s: _SECTION_ORDER.get(s, len(_SECTION_ORDER)))
+        sections = [f"{self.kept[section]:,} {section}" for section in order]
+        listed = f": {_and(sections)} files" if sections else ""
+        return (
+            f"↻ Kept {_and(what)} of the earlier run of this export (same inputs and "
+            f"settings){listed}. Use force=True to write everything again."
+        )
+
+
+#: the sections in the order an export writes them (the main stages'), for :meth:`reuse_line`
+_SECTION_ORDER = {s: i for i, s in enumerate(("points", "vector field", "obs", "connectivity"))}
+
+
+def _and(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return " and ".join([", ".join(items[:-1]), items[-1]]) if len(items) > 1 else items[0]

@@ -81,9 +81,14 @@ class RunContext:
         write_record(self.out, self.record)
 
     def keep(self, relative: str, section: str) -> bool:
-        """Whether a complete file from an earlier run of this export can stay."""
-        if self.resume and (self.out / relative).exists():
-            self.reporter.skip(section)
+        """Whether a complete file from an earlier run of this export can stay (counted)."""
+        return self.keep_all((relative,), section)
+
+    def keep_all(self, relatives: tuple[str, ...], section: str) -> bool:
+        """Whether every one of ``relatives`` can stay; counted only when all do (a section
+        that writes its files together rewrites them all when one is missing)."""
+        if self.resume and all((self.out / r).exists() for r in relatives):
+            self.reporter.keep(section, len(relatives))
             return True
         return False
 

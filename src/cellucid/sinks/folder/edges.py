@@ -22,6 +22,7 @@ import scipy.sparse as sp
 
 from cellucid.engine.heap import release_free_memory
 from cellucid.engine.runner import active_client
+from cellucid.progress import own_callbacks
 from cellucid.sinks.folder.binary_files import BinaryStream
 from cellucid.sinks.folder.format.codecs import Gzip
 
@@ -107,10 +108,10 @@ def write_edges(
     spill = dask.delayed(_spill_block, pure=False)
     # one block at a time unless a cluster runs it: the edges are written in a thread of
     # their own beside the other sections, and each block's pairs take ~70 bytes per entry
-    scheduler = None if active_client() is not None else "sync"
+    local = {"scheduler": "sync", "callbacks": own_callbacks()}  # see own_callbacks
     dask.compute(
         *[spill(b, i, int(bounds[i]), bounds, str(spill_dir)) for i, b in enumerate(blocks)],
-        scheduler=scheduler,
+        **({"scheduler": None} if active_client() is not None else local),
     )
     degree = np.zeros(n, dtype=np.int64)
     n_edges = 0

@@ -13,15 +13,22 @@ where a stage runs instead:
 
 Each stage's wall time adds up under its name in ``context.timings`` and goes to the
 ``cellucid.engine`` logger; freed heap memory goes back to the system after each one.
+
+The second thread runs in a copy of the caller's context (messages word options as the
+caller spells them, e.g. ``--force`` on the command line) and its progress bars count
+without drawing: the screen belongs to the main stages, and the main thread shows what
+is left of the ``beside`` stages only when it waits for them.
 """
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from cellucid.engine.heap import release_free_memory
+from cellucid.progress import in_background, wait_showing
 from cellucid.sinks.folder.context import RunContext
 
 
@@ -79,17 +86,18 @@ def _start_beside(context: RunContext, stages: list[Stage]) -> Callable[[], None
 
     def work() -> None:
         try:
-            for stage in stages:
-                _timed(context, stage)
+            with in_background():
+                for stage in stages:
+                    _timed(context, stage)
         except BaseException as error:  # noqa: BLE001 - raised again in the caller's thread
             errors.append(error)
 
-    thread = threading.Thread(target=work, daemon=True, name="cellucid-beside")
+    caller = contextvars.copy_context()
+    thread = threading.Thread(target=caller.run, args=(work,), daemon=True, name="cellucid-beside")
     thread.start()
 
     def wait() -> None:
-        while thread.is_alive():
-            thread.join(0.1)  # short waits: Ctrl+C reaches the main thread at once
+        wait_showing(thread, context.progress)  # short waits: Ctrl+C is handled at once
         if errors:
             raise errors[0]
 

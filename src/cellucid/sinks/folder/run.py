@@ -44,6 +44,9 @@ def run_export(
         )
         run_sections(context)
         record = context.record
+        reused = reporter.reuse_line()
+        if reused:
+            reporter.say(reused)
         shutil.rmtree(out / SPILL_DIRNAME, ignore_errors=True)
     except OSError as error:
         # spill files and folders are opened outside atomic_file; a full disk there must

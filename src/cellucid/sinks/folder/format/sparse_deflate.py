@@ -577,3 +577,20 @@ def deflate_byte_rows(rows: np.ndarray, backgrounds: np.ndarray) -> tuple[np.nda
         CODE_LENGTH_ORDER,
     )
     return out[:used], ends
+
+
+def encoder_kernel(bits: int | None) -> object:
+    """The compiled kernel that compresses gene pieces of ``bits``-bit codes (None: float32).
+
+    8-bit codes go through :func:`deflate_byte_rows` (on a little-endian machine), every
+    other column through :func:`deflate_column`; each kernel has one signature.
+    """
+    return _deflate_byte_rows if bits == 8 and LITTLE_ENDIAN else _deflate
+
+
+def compile_encoder(bits: int | None) -> None:
+    """Compile, or load from numba's cache, the kernel :func:`encoder_kernel` names."""
+    if bits == 8 and LITTLE_ENDIAN:
+        deflate_byte_rows(np.zeros((1, 16), dtype=np.uint8), np.zeros(1, dtype=np.uint8))
+    else:
+        deflate_column(np.zeros(16, dtype=np.uint8), 0)

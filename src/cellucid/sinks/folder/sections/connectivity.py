@@ -17,15 +17,14 @@ def write_connectivity(ctx: RunContext) -> None:
         return
     relatives = (edges.sources, edges.destinations, edges.weights)
     src, dst, weights = (ctx.out / r for r in relatives)
-    kept = [ctx.keep(r, "connectivity") for r in relatives]
-    ctx.reporter.flush_skips("connectivity", f"{edges.dirname}/")
+    kept = ctx.keep_all(relatives, "connectivity")
     # a folder of its own: the gene files may be written at the same time
     spill = ctx.spill / "edges"
     try:
         with dask_bar("connectivity: edges", ctx.progress):
             summary = (
                 summarize_edge_files(src, dst, edges.index_dtype, ctx.inputs.n_cells)
-                if all(kept)
+                if kept
                 else write_edges(
                     ctx.inputs.connectivities,
                     (src, dst, weights),
@@ -36,9 +35,10 @@ def write_connectivity(ctx: RunContext) -> None:
             )
     finally:
         shutil.rmtree(spill, ignore_errors=True)
-    ctx.say(
-        f"✓ Wrote connectivity ({count(summary.n_edges, 'edge')}, max "
-        f"{count(summary.max_neighbors, 'neighbor')}/cell, {edges.index_dtype}) "
-        f"to {ctx.out / edges.dirname}"
-    )
+    if not kept:  # kept files are said once, at the end of the run
+        ctx.say(
+            f"✓ Wrote connectivity ({count(summary.n_edges, 'edge')}, max "
+            f"{count(summary.max_neighbors, 'neighbor')}/cell, {edges.index_dtype}) "
+            f"to {ctx.out / edges.dirname}"
+        )
     ctx.results.edges = summary

@@ -18,6 +18,7 @@ from cellucid.checks.values import FLOAT32_MAX
 from cellucid.engine.block_grid import gene_ranges, grid_matrix, pass_one_blocks, slab_genes_for
 from cellucid.engine.checksums import MATRIX, matrix_checksums
 from cellucid.engine.files import Placeholders
+from cellucid.engine.jit import is_compiled
 from cellucid.engine.runner import active_client, run_tasks
 from cellucid.inputs.arrays import is_sparse_array
 from cellucid.report import count
@@ -25,6 +26,7 @@ from cellucid.sinks.folder.changed_blocks import commit_and_checksum, refuse_cha
 from cellucid.sinks.folder.context import RunContext
 from cellucid.sinks.folder.format.codecs import Quantize
 from cellucid.sinks.folder.format.quantize import Range, quantize_rows
+from cellucid.sinks.folder.format.sparse_deflate import compile_encoder, encoder_kernel
 from cellucid.sinks.folder.gene_files import GeneJob, assembly_ranges, assembly_tasks, block_tasks
 from cellucid.sinks.folder.gene_spill import (
     GeneSpill,
@@ -74,13 +76,28 @@ def write_gene_files(ctx: RunContext) -> None:
     todo = np.array(
         [i for i, r in enumerate(genes.paths) if not ctx.keep(r, "gene")], dtype=np.int64
     )
-    ctx.reporter.flush_skips("gene", f"{genes.dirname}/")
-    if len(todo):
-        _write_files(ctx, matrix, piece_cells, todo, lo, hi)
+    if not len(todo):
+        return  # every file kept: said once, at the end of the run
+    _compile_encoder(ctx)
+    _write_files(ctx, matrix, piece_cells, todo, lo, hi)
     ctx.say(
         f"✓ Wrote {count(len(todo), 'gene file')} ({count(ctx.inputs.n_cells, 'cell')} each) to "
         f"{ctx.out / genes.dirname}/"
     )
+
+
+def _compile_encoder(ctx: RunContext) -> None:
+    """Compile the gene encoder here, saying so, when this machine has no compiled copy yet.
+
+    Else the first block task compiles it (10-30 s after an install) with nothing on
+    screen but a bar that does not move. Workers of a cluster compile their own copies.
+    """
+    bits = ctx.plan.settings.var_quantization
+    if not ctx.compression or active_client() is not None or is_compiled(encoder_kernel(bits)):
+        return
+    ctx.say("Compiling the gene encoder (first export after installing only; takes 10-30 s)...")
+    with ctx.phase("genes.compile"):
+        compile_encoder(bits)
 
 
 def _ranges(ctx: RunContext, matrix: da.Array, piece_cells: int) -> tuple[Any, Any]:
@@ -214,12 +231,8 @@ def _write_files(
         spill = open_spill(
             ctx.gene_spill, todo, len(ctx.plan.genes.paths), make_job, resume=ctx.resume
         )
-        if spill.reused:
-            ctx.say(
-                f"⚠ Reusing {len(spill.reused):,} of {count(spill.n_tasks, 'gene block')}: "
-                f"{ctx.gene_spill.relative_to(ctx.out)}/ holds them from an interrupted run "
-                "(use force=True to encode them again)"
-            )
+        # said once with the kept files, at the end of the run
+        ctx.reporter.reused_blocks = (len(spill.reused), spill.n_tasks)
         # assembly reads the committed pieces, written by this run or an earlier one
         stored = replace(spill.job, spill_dir=str(spill.folder))
         positions = spill.positions(todo)
@@ -268,3 +281,4 @@ def _encode_blocks(
         refuse_changed_blocks(ctx, spill, {key: crc for key, (_, crc) in done.items()})
     found = spill.reused | {key: index for key, (index, _) in done.items()}
     return [[found[(k, s)] for s in range(job.n_slabs)] for k in range(job.n_blocks)]
+

@@ -32,7 +32,6 @@ def write_obs(ctx: RunContext) -> None:
             categorical_entries.append(_categorical(ctx, plan, column, distance_of[plan.key]))
         else:
             continuous.append(_continuous(ctx, plan, column))
-    ctx.reporter.flush_skips("obs", f"{ctx.plan.settings.obs_binary_dirname}/")
     ctx.results.obs = ObsEntries(tuple(continuous), tuple(categorical_entries))
 
 

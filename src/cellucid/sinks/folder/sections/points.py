@@ -26,7 +26,6 @@ def write_points(ctx: RunContext) -> None:
                 f"✓ Wrote {d}D positions ({count(points[d].shape[0], 'cell')} × {d} dims) to "
                 f"{ctx.out / relative}"
             )
-    ctx.reporter.flush_skips("points", "points")
 
 
 def _summary(ctx: RunContext, norms: dict) -> None:

@@ -21,4 +21,3 @@ def write_vectors(ctx: RunContext) -> None:
                 x = ctx.inputs.vectors[vector.field_id][d]
                 ctx.write(relative, scale_vectors(np.asarray(x.compute()), norms[d]))
                 ctx.say(f"✓ Wrote vector field '{vector.field_id}' {d}D to {ctx.out / relative}")
-    ctx.reporter.flush_skips("vector field", "vectors/")
