@@ -4,10 +4,18 @@ The export runs with :func:`cellucid.sinks.folder.sections.early_view`: points, 
 connectivity, the genes' ranges, the manifests and the identity come first, the gene files
 last. The server starts once the identity exists; a request for a file the export record
 lists but that is not written yet waits (bounded) for it (see :meth:`BackgroundExport.wait_for`).
+
+Ending the process while an export runs (Ctrl+C on ``cellucid serve atlas.h5ad``, or a
+script that returns) ends it at once with :func:`end_if_exporting`: see there why an
+ordinary interpreter exit cannot be used then.
 """
 
 from __future__ import annotations
 
+import atexit
+import concurrent.futures.thread  # noqa: F401 - its exit callback must exist before ours
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +30,59 @@ POLL_SECONDS = 0.05
 
 # how many exports this process has started (tests check that a cached export is reused)
 EXPORT_RUNS = {"count": 0}
+
+#: the exports of this process whose thread is still running
+_RUNNING: set[BackgroundExport] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def exporting() -> bool:
+    """Whether an export thread of this process is still running."""
+    with _RUNNING_LOCK:
+        return bool(_RUNNING)
+
+
+def end_if_exporting(code: int) -> None:
+    """End the process now, with exit status ``code``, when an export thread still runs.
+
+    An ordinary interpreter exit is unsafe then, and slow. It first joins the worker pools
+    (``concurrent.futures``, dask's threads), each finishing the block it is on: seconds
+    on a loaded machine. It then freezes the daemon export thread wherever it is; when that
+    is inside h5py, h5py's global lock stays held and the interpreter, freeing an h5py
+    object while it shuts down, waits for that lock forever (the main thread was seen
+    stuck there). So the process ends here without that shutdown; the export folder is
+    left as a killed run leaves it (the lock is a ``flock``, which the kernel releases)
+    and the next run resumes it. Returns when no export runs.
+    """
+    if not exporting():
+        return
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass  # closed or replaced stream: nothing more can be said on it
+    os._exit(code)
+
+
+def _exit_status() -> int:
+    """The status an interpreter exit is heading for, as far as it can be known here."""
+    last = getattr(sys, "last_type", None)
+    if last is None:
+        return 0
+    return 130 if issubclass(last, KeyboardInterrupt) else 1
+
+
+def _at_exit() -> None:
+    end_if_exporting(_exit_status())
+
+
+# Before the pools are joined: threading's exit callbacks run newest first, so this one,
+# registered after concurrent.futures imported, runs before its joins (atexit's run after).
+_register = getattr(threading, "_register_atexit", None)
+if _register is not None:
+    _register(_at_exit)
+else:  # pragma: no cover - every CPython from 3.9 has it
+    atexit.register(_at_exit)
 
 
 class BackgroundExport:
@@ -47,6 +108,8 @@ class BackgroundExport:
             self._thread = None
         else:
             EXPORT_RUNS["count"] += 1
+            with _RUNNING_LOCK:
+                _RUNNING.add(self)
             self._thread = threading.Thread(
                 target=self._run, args=(export,), name="cellucid-export", daemon=True
             )
@@ -61,6 +124,8 @@ class BackgroundExport:
         except BaseException as error:  # reported to the caller, never lost in the thread
             self.error = error
         finally:
+            with _RUNNING_LOCK:
+                _RUNNING.discard(self)
             self._done.set()
 
     @property
