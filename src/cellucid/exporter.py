@@ -54,6 +54,7 @@ from cellucid.sinks.folder.stamps import (
 from cellucid.sinks.folder.state import (
     ExportRecord,
     fingerprint,
+    fingerprint_parts,
     leftover_temp_files,
     prepare_folder,
     read_record,
@@ -158,7 +159,7 @@ def export(request: FolderRequest) -> Path:
     target = request.target
     plan = make_plan(inputs.summary(), request.settings(target))
     check_name_lengths(target, plan.files())
-    fingerprint = _fingerprint(inputs, plan, request)
+    fingerprint, parts = _fingerprint(inputs, plan, request)
     _make_folder(target)
     with export_lock(target):
         # a rerun of the same inputs (by their stamp) takes the checksums of the record
@@ -167,7 +168,7 @@ def export(request: FolderRequest) -> Path:
             with_matrix = not _matrix_checksums_can_wait(target, plan, request.force)
             checksums = input_checksums(inputs, with_matrix=with_matrix)
         record = ExportRecord(
-            fingerprint, plan.settings.record_dict(), plan.files(), False, checksums
+            fingerprint, plan.settings.record_dict(), plan.files(), False, checksums, parts
         )
         try:
             resume = _prepare_target(target, record, set(plan.files()), request.force)
@@ -282,16 +283,21 @@ def summary_line(plan: ExportPlan, inputs: CheckedInputs, seconds: float) -> str
     )
 
 
-def _fingerprint(inputs: CheckedInputs, plan: ExportPlan, request: FolderRequest) -> str:
+def _fingerprint(
+    inputs: CheckedInputs, plan: ExportPlan, request: FolderRequest
+) -> tuple[str, dict[str, str]]:
+    """The record's fingerprint, and its parts by parameter name (to say what differs)."""
     arrays = {f"embedding_{d}d": x for d, x in inputs.embeddings.items()}
+    named = {f"X_umap_{d}d": x for d, x in inputs.embeddings.items()}
     if inputs.latent is not None:
-        arrays["latent"] = inputs.latent
+        arrays["latent"] = named["latent_space"] = inputs.latent
     if inputs.matrix is not None:
-        arrays["gene_expression"] = inputs.matrix
+        arrays["gene_expression"] = named["gene_expression"] = inputs.matrix
     if inputs.connectivities is not None:
-        arrays["connectivities"] = inputs.connectivities
+        arrays["connectivities"] = named["connectivities"] = inputs.connectivities
     for field_id, dims in inputs.vectors.items():
         arrays |= {f"vector_{field_id}_{d}d": x for d, x in dims.items()}
+        named |= {f"vector_fields[{field_id!r}] ({d}D)": x for d, x in dims.items()}
     frames = {"obs": inputs.obs}
     if request.inputs.var is not None and inputs.matrix is not None:
         frames["var"] = request.inputs.var
@@ -299,7 +305,11 @@ def _fingerprint(inputs: CheckedInputs, plan: ExportPlan, request: FolderRequest
         c.key: c.categories for c in inputs.obs_columns if isinstance(c, CategoricalColumn)
     }
     extra = {"genes": list(inputs.gene_ids), "categories": categories}
-    return fingerprint(arrays, frames, plan.settings.record_dict() | extra)
+    other = {"exported genes": extra["genes"], "obs categories": categories}
+    return (
+        fingerprint(arrays, frames, plan.settings.record_dict() | extra),
+        fingerprint_parts(named, frames, other),
+    )
 
 
 def _make_folder(target: Path) -> None:
@@ -308,7 +318,7 @@ def _make_folder(target: Path) -> None:
     except (FileExistsError, NotADirectoryError):
         raise OutputPathError(
             f"Output folder {target} (or one of its parents) is an existing file, not a "
-            "folder: choose another out_dir or remove the file."
+            "folder: choose another output folder or remove the file."
         ) from None
     except OSError as error:
         raise ExportWriteError(error.errno, describe_os_error(error, target)) from error

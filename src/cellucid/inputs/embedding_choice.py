@@ -8,7 +8,8 @@ The rule, per dimension d (1, 2 or 3), strongest first:
 4. ``obsm["X_umap"]`` when it has d columns.
 
 A weaker key that loses to a stronger one is named in a warning that says how to pick
-it instead; two keys of the same strength for one dimension are an error.
+it instead, except a default key (3, 4) that loses to one named for its dimension (1);
+two keys of the same strength for one dimension are an error.
 
 Vector fields are tied to the basis they were computed on: obsm ``<field>_umap`` and
 ``<field>_umap_<d>d`` are exported only where the d-dimensional embedding is a UMAP
@@ -100,7 +101,9 @@ def choose_embedding_keys(
                 f"one with embeddings={{{dim}: '{key}'}}."
             )
         choice.keys[dim] = key
-        for other, _ in losers:
+        for other, other_how in losers:
+            if how == "explicit" and other_how in ("named", "width"):
+                continue  # the caller named this dimension's key: the default is no news
             choice.warnings.append(
                 f"{dim}D embedding: obsm['{key}'] (by {_HOW[how]}) is used, not "
                 f"obsm['{other}']; to use that one instead pass embeddings={{{dim}: '{other}'}}."

@@ -41,6 +41,9 @@ class ExportRecord:
     complete: bool
     #: checksums of the input blocks, by input name (see :mod:`cellucid.engine.checksums`)
     checksums: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: what the fingerprint sees of each input, by parameter name (see
+    #: :func:`fingerprint_parts`): says which input differs when the fingerprint does
+    inputs: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return to_json(
@@ -52,6 +55,7 @@ class ExportRecord:
                 # in key order: a resumed run fills in entries in another order than a
                 # plain run (the matrix's after pass one), and the bytes must not differ
                 "checksums": dict(sorted(self.checksums.items())),
+                "inputs": dict(sorted(self.inputs.items())),
             },
             indent=1,
         )
@@ -74,23 +78,48 @@ def fingerprint(
     """
     digest = hashlib.sha256(to_json(settings).encode())
     for name in sorted(arrays):
-        x = arrays[name]
-        digest.update(f"{name}|{x.shape}|{x.dtype}".encode())
+        digest.update(name.encode() + _array_bytes(arrays[name]))
     for name in sorted(frames):
-        frame = frames[name]
-        digest.update(f"{name}|{frame.shape}|{list(map(str, frame.columns))}".encode())
-        digest.update(str(list(map(str, frame.dtypes))).encode())
-        digest.update(str(list(map(str, frame.index[:SAMPLE_COUNT]))).encode())
-        rows = frame.iloc[sample_rows(len(frame))]
-        digest.update(rows.astype(str).to_csv().encode())
+        digest.update(name.encode() + _frame_bytes(frames[name]))
     return digest.hexdigest()
+
+
+def _array_bytes(x: da.Array) -> bytes:
+    return f"|{x.shape}|{x.dtype}".encode()
+
+
+def _frame_bytes(frame: pd.DataFrame) -> bytes:
+    rows = frame.iloc[sample_rows(len(frame))]
+    return b"".join(
+        [
+            f"|{frame.shape}|{list(map(str, frame.columns))}".encode(),
+            str(list(map(str, frame.dtypes))).encode(),
+            str(list(map(str, frame.index[:SAMPLE_COUNT]))).encode(),
+            rows.astype(str).to_csv().encode(),
+        ]
+    )
+
+
+def fingerprint_parts(
+    arrays: dict[str, da.Array], frames: dict[str, pd.DataFrame], other: dict[str, Any]
+) -> dict[str, str]:
+    """A short digest of what the fingerprint sees of each input, by parameter name.
+
+    Kept in the record, they name the inputs that differ when a rerun's fingerprint is
+    not the record's (shapes and dtypes of arrays, columns and sampled rows of tables,
+    ``other``'s values such as the exported genes).
+    """
+    parts = {name: _array_bytes(x) for name, x in arrays.items()}
+    parts |= {name: _frame_bytes(frame) for name, frame in frames.items()}
+    parts |= {name: to_json(value).encode() for name, value in other.items()}
+    return {name: hashlib.sha256(data).hexdigest()[:16] for name, data in parts.items()}
 
 
 def _damaged(path: Path, what: str) -> DamagedRecordError:
     return DamagedRecordError(
         f"The export record {path} {what}, so it cannot be trusted and nothing was changed. "
         "Rerun with --force (CLI) / force=True (Python) to rewrite the export (files the "
-        "record lists are then not removed), or choose a new out_dir."
+        "record lists are then not removed), or choose another output folder."
     )
 
 
@@ -113,6 +142,7 @@ def read_record(out_dir: Path) -> ExportRecord | None:
             tuple(data["files"]),
             bool(data["complete"]),
             {str(k): dict(v) for k, v in data.get("checksums", {}).items()},
+            {str(k): str(v) for k, v in data.get("inputs", {}).items()},
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise _damaged(path, f"is damaged or unreadable ({type(error).__name__})") from None
@@ -162,7 +192,7 @@ def check_record_files(out_dir: Path, old: ExportRecord, planned: set[str]) -> N
                 f"The export record {out_dir / RECORD_NAME} lists {relative!r}, which is not a "
                 f"file an export writes inside {out_dir}; the record was edited or damaged, so "
                 "nothing was removed. Delete the record file by hand if the folder is yours, "
-                "then rerun with force=True (--force), or choose a new out_dir."
+                "then rerun with force=True (--force), or choose another output folder."
             )
 
 
@@ -176,6 +206,23 @@ def leftover_temp_files(out_dir: Path) -> list[Path]:
     if not out_dir.exists():
         return []
     return [p for p in out_dir.rglob(f".*{TEMP_MARKER}*") if p.is_file()]
+
+
+def _what_differs(old: ExportRecord, new: ExportRecord) -> str:
+    """The settings and inputs that differ between two records, in words."""
+    names = set(old.settings) | set(new.settings)
+    settings = sorted(k for k in names if old.settings.get(k) != new.settings.get(k))
+    said = [f"settings differ: {', '.join(settings)}"] if settings else []
+    if old.inputs:  # records of earlier versions have no parts to compare
+        inputs = []
+        for name in sorted(set(old.inputs) | set(new.inputs)):
+            before, after = old.inputs.get(name), new.inputs.get(name)
+            if before != after:
+                how = "added" if before is None else "not given now" if after is None else ""
+                inputs.append(f"{name} ({how})" if how else name)
+        if inputs:
+            said.append(f"inputs differ: {', '.join(inputs)}")
+    return "; ".join(said) or "the inputs differ"
 
 
 def prepare_folder(
@@ -207,19 +254,14 @@ def prepare_folder(
             raise ExportMismatchError(
                 f"{out_dir} already holds files this export would write (e.g. {in_the_way[0]}) "
                 "but no record of how they were made, so they cannot be trusted. Use "
-                "force=True to overwrite them, or choose a new out_dir."
+                "force=True to overwrite them, or choose another output folder."
             )
         return False, []
     if old.fingerprint != new.fingerprint and not force:
-        changed = sorted(
-            k
-            for k in set(old.settings) | set(new.settings)
-            if old.settings.get(k) != new.settings.get(k)
-        )
-        what = f"settings differ: {', '.join(changed)}" if changed else "the inputs differ"
         raise ExportMismatchError(
-            f"{out_dir} holds an export made from other inputs or settings ({what}). "
-            "Use force=True to replace it, or choose a new out_dir."
+            f"{out_dir} holds an export made from other inputs or settings "
+            f"({_what_differs(old, new)}). Use force=True to replace it, or choose another "
+            "output folder."
         )
     if force:
         return False, sorted(set(old.files) - planned)
@@ -228,6 +270,6 @@ def prepare_folder(
         raise ExportMismatchError(
             f"{out_dir} holds an unfinished or earlier export of inputs that have changed "
             f"since ({changed}); its files cannot be mixed with the new ones. Use force=True "
-            "(--force) to rewrite the export, or choose a new out_dir."
+            "(--force) to rewrite the export, or choose another output folder."
         )
     return True, []
