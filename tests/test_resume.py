@@ -116,7 +116,9 @@ def test_rerun_says_once_what_it_kept_and_what_it_wrote(tmp_path, capsys):
     assert len([line for line in lines if line.startswith("✓ Wrote connectivity (")]) == 1
     assert len([line for line in lines if line.startswith("✓ Wrote 1 gene file (")]) == 1
     assert not [line for line in lines if line.startswith(("✓ Wrote 2D", "✓ Wrote vector"))]
+    # the closing line counts both
     assert lines[-1].startswith(f"✓ Exported 600 cells × 30 genes ({n_files} files, ")
+    assert f"; {n_files - 39} written, 39 kept) in " in lines[-1]
 
 
 def test_rerun_that_keeps_every_file_says_so_in_cli_terms(tmp_path, capsys):

@@ -224,7 +224,7 @@ def _run(
     except KeyboardInterrupt:
         print(interrupted_line(target), file=sys.stderr, flush=True)
         raise
-    reporter.say(summary_line(plan, inputs, time.perf_counter() - started))
+    reporter.say(summary_line(plan, inputs, time.perf_counter() - started, reporter.n_kept))
     return out
 
 
@@ -271,14 +271,17 @@ def _check_requested_genes(
     )
 
 
-def summary_line(plan: ExportPlan, inputs: CheckedInputs, seconds: float) -> str:
-    """The last line of an export: what was written, how big, how long, where."""
+def summary_line(plan: ExportPlan, inputs: CheckedInputs, seconds: float, kept: int = 0) -> str:
+    """The last line of an export: what was written (``kept`` files of an earlier run were
+    kept), how big, how long, where."""
     files = plan.files()
     n_bytes = files_bytes(plan.settings.out_dir, files)
     n_genes = len(plan.genes.ids) if plan.genes is not None else 0
     return (
         f"✓ Exported {count(inputs.n_cells, 'cell')} × {count(n_genes, 'gene')} "
-        f"({count(len(files), 'file')}, {size(n_bytes)}) in {seconds:.1f} s "
+        f"({count(len(files), 'file')}, {size(n_bytes)}"
+        + (f"; {len(files) - kept:,} written, {kept:,} kept" if kept else "")
+        + f") in {seconds:.1f} s "
         f"to {plan.settings.out_dir}"
     )
 
