@@ -224,6 +224,12 @@ def test_dask_arrays_of_unknown_chunk_sizes_name_the_parameter(tmp_path, paramet
     assert not (tmp_path / "store.zarr").exists()
 
 
+def test_a_store_reads_embeddings_of_unknown_chunk_sizes_whole(tmp_path):
+    points = np.random.default_rng(1).normal(size=(N, 2))
+    store = _store(tmp_path, embeddings={"X_umap": _unknown_chunks(points)})
+    assert np.allclose(ad.read_zarr(store).obsm["X_umap"], points)
+
+
 def test_xarray_obs_with_a_second_dimension_is_refused(tmp_path):
     xr = pytest.importorskip("xarray")
     wide = xr.Dataset({"a": (("cell", "k"), np.zeros((N, 2))), "b": (("cell",), np.zeros(N))})

@@ -51,6 +51,19 @@ def refuse_unreadable(x: Any, label: str) -> None:
             "indexing or a dask DataFrame leaves them: call .compute_chunk_sizes() on it "
             "first (or ddf.to_dask_array(lengths=True) for a dask DataFrame)."
         )
+    refuse_closed_file(x, label)
+
+
+def refuse_closed_file(x: Any, label: str) -> None:
+    """Refuse an h5py dataset (or a backed AnnData's matrix) whose file is closed.
+
+    For inputs read whole into memory, where a dask array of unknown chunk sizes is fine.
+
+    Raises
+    ------
+    ValueError
+        Naming ``label`` and the fix.
+    """
     if closed_h5py(x):
         raise ValueError(
             f"{label} is an h5py dataset of a closed file (the end of a `with h5py.File(...)` "

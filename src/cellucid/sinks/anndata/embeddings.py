@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from cellucid.inputs.readable import refuse_unreadable
+from cellucid.inputs.readable import refuse_closed_file
 
 from .names import require_distinct_keys, require_element_key
 from .values import require_float32_range, require_real_dtype
@@ -36,7 +36,7 @@ def cell_matrix(values: object, label: str) -> np.ndarray:
     """
     if values is None:
         raise ValueError(f"{label} has no values.")
-    refuse_unreadable(values, label)
+    refuse_closed_file(values, label)
     if sparse.issparse(values):
         values = values.toarray()  # type: ignore[union-attr]
     array = np.asarray(values)

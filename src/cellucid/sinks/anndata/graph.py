@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-from cellucid.inputs.readable import refuse_unreadable
+from cellucid.inputs.readable import refuse_closed_file
 
 from .values import describe_unstorable, require_float32_range, require_real_dtype
 
@@ -45,7 +45,7 @@ def convert_connectivities(connectivities: object, n_cells: int) -> sparse.csr_m
     ValueError
         Wrong shape, or a weight that breaks a rule of the module docstring.
     """
-    refuse_unreadable(connectivities, "connectivities")
+    refuse_closed_file(connectivities, "connectivities")
     graph = _as_csr(connectivities)
     require_real_dtype(graph.dtype, "connectivities")
     if graph.shape != (n_cells, n_cells):
