@@ -77,7 +77,7 @@ def test_one_vector_field_under_two_spellings_is_refused(tmp_path):
     assert (tmp_path / "export" / "vectors").is_dir()
 
 
-def test_two_obsm_spellings_of_a_vector_field_are_refused(tmp_path):
+def test_two_obsm_spellings_of_a_vector_field_are_refused(tmp_path, capsys):
     adata = _adata()
     adata.obsm["velocity_umap"] = np.zeros((N, 2))
     adata.obsm["velocity_umap_2d"] = np.ones((N, 2))
@@ -85,6 +85,8 @@ def test_two_obsm_spellings_of_a_vector_field_are_refused(tmp_path):
     adata.write_h5ad(path)
     with pytest.raises(ValueError, match="obsm\\['velocity_umap'\\] and obsm\\['velocity_umap_2d'"):
         prepare_anndata(path, tmp_path / "out", quiet=True)
+    assert main(["prepare", str(path), str(tmp_path / "out"), "--no-progress"]) == 1
+    assert "are both the 2D vector field 'velocity_umap'" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 
@@ -305,6 +307,9 @@ def test_obsm_dataframe_group_in_an_h5ad_is_read(tmp_path):
     out = prepare_anndata(path, tmp_path / "out", latent_key="meta", quiet=True)
     backed = prepare_anndata(adata, tmp_path / "mem" / "out", latent_key="meta", quiet=True)
     assert _files(out) == _files(backed)
+    # a store keeps the numeric obsm arrays; the table is left out, as for an AnnData
+    store = prepare_anndata(path, tmp_path / "atlas.zarr", quiet=True)
+    assert sorted(ad.read_zarr(store).obsm) == ["X_pca", "X_umap"]
 
 
 def test_processes_check_runs_in_a_fresh_interpreter(tmp_path):
