@@ -30,8 +30,9 @@ def open_channel(handler: Any, hub: ChannelHub | None, allowed: set[str]) -> Non
     Parameters
     ----------
     handler
-        The ``BaseHTTPRequestHandler`` of the request; it must offer
-        ``_send_error(status, message, headers)``-like answering through ``refuse``.
+        The request's :class:`~cellucid.serving.handler.CellucidHandler` (or a subclass):
+        its ``refuse_channel(status, message, headers)`` answers a refused opening; after
+        the ``101`` its connection is the channel's until the channel ends.
     hub
         The server's viewers (None: this server has no channel, 404).
     allowed
