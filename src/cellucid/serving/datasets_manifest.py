@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
 from cellucid.engine.files import write_text
+from cellucid.serving.datasets import read_identity, root_datasets
 from cellucid.sinks.folder.format.manifests import to_json
-from cellucid.sinks.folder.format.naming import IDENTITY_NAME
 
 
 def generate_datasets_manifest(
@@ -21,7 +20,9 @@ def generate_datasets_manifest(
     Parameters
     ----------
     exports_dir
-        Folder whose subfolders are exports (each with a ``dataset_identity.json``).
+        Folder whose subfolders are exports (each with a ``dataset_identity.json``). An
+        export the viewer could not open by its id is left out with a warning, as
+        ``cellucid serve`` leaves it out (see :mod:`cellucid.serving.datasets`).
     output_filename
         Name of the manifest written into ``exports_dir``.
     default_dataset
@@ -36,19 +37,12 @@ def generate_datasets_manifest(
     if not root.is_dir():
         raise FileNotFoundError(f"Exports directory not found: {root}")
     datasets = []
-    for sub in sorted(p for p in root.iterdir() if p.is_dir()):
-        identity_path = sub / IDENTITY_NAME
-        if not identity_path.is_file():
-            continue
-        identity = json.loads(identity_path.read_text(encoding="utf-8"))
-        entry = {
-            "id": identity["id"],
-            "path": f"{sub.name}/",
-            "name": identity.get("name", sub.name),
-        }
-        stats = identity.get("stats", {})
+    # the exports the server would list: each id once, every identity a JSON object
+    for found in root_datasets(root):
+        entry = {"id": found.id, "path": f"{found.folder.name}/", "name": found.name}
+        stats = read_identity(found.folder).get("stats")
         for key in ("n_cells", "n_genes"):
-            if stats.get(key):
+            if isinstance(stats, dict) and stats.get(key):
                 entry[key] = stats[key]
         datasets.append(entry)
     if not datasets:

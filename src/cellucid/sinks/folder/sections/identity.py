@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from typing import Any
@@ -10,7 +11,7 @@ from cellucid import __version__
 from cellucid.engine.files import write_text
 from cellucid.sinks.folder.context import RunContext
 from cellucid.sinks.folder.format import manifests
-from cellucid.sinks.folder.format.naming import safe_name
+from cellucid.sinks.folder.format.naming import names_a_file, safe_name
 
 
 def created_at() -> str:
@@ -18,6 +19,26 @@ def created_at() -> str:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     seconds = int(epoch) if epoch else int(time.time())
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+#: longest default id kept as the name's file-name form (a viewer URL names the id)
+DEFAULT_ID_CHARS = 64
+
+
+def default_dataset_id(name: str) -> str:
+    """The id of an export named ``name`` when none is given: its file-name form.
+
+    A name with characters outside ASCII, or longer than ``DEFAULT_ID_CHARS``, keeps at
+    most 40 characters of that form and gets a digest of the whole name: two exports
+    named in another script (whose file-name forms are both ``field``) get different ids,
+    and no id makes a viewer URL too long.
+    """
+    safe = safe_name(name)
+    if name.isascii() and len(safe) <= DEFAULT_ID_CHARS:
+        return safe
+    stem = safe[:40].rstrip("._-") if names_a_file(name) else ""
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:10]
+    return f"{stem or 'dataset'}-{digest}"
 
 
 def write_identity(ctx: RunContext) -> None:
@@ -29,7 +50,7 @@ def write_identity(ctx: RunContext) -> None:
     n_exported = len(plan.genes.ids) if plan.genes is not None else 0
     vector_files = {v.field_id: dict(zip(v.dims, v.paths, strict=True)) for v in plan.vectors}
     identity = manifests.dataset_identity(
-        dataset_id=s.dataset_id or safe_name(name),
+        dataset_id=s.dataset_id or default_dataset_id(name),
         name=name,
         description=s.dataset_description or "",
         created_at=created_at(),
