@@ -22,3 +22,17 @@ def no_real_sites(monkeypatch) -> None:
     for variable in ("CELLUCID_WEB_APP_URL", "CELLUCID_WEB_SOURCE_URL"):
         if variable not in os.environ:
             monkeypatch.setenv(variable, closed)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def stamps_in_a_temporary_folder(tmp_path_factory):
+    """Export stamps (cellucid.sinks.folder.stamps) go to a temporary folder, never ~/.cache.
+
+    Set for the whole session (child processes inherit it); a test may point it elsewhere.
+    """
+    if "CELLUCID_STAMP_DIR" in os.environ:
+        yield
+        return
+    os.environ["CELLUCID_STAMP_DIR"] = str(tmp_path_factory.mktemp("stamps"))
+    yield
+    os.environ.pop("CELLUCID_STAMP_DIR", None)
