@@ -376,6 +376,18 @@ def _store_keywords(named: dict[str, Any], store_format: str) -> dict[str, Any]:
     return keywords | options
 
 
+def _as_given(
+    adata: Any, out_dir: str | Path | None, options: dict[str, Any]
+) -> tuple[Any, Path | None, dict[str, Any]]:
+    """The paths as meant (``~`` expanded, the output checked and absolute) and numpy
+    scalar options as Python numbers."""
+    if out_dir is not None:
+        out_dir = output_path(out_dir, "OUT" if on_cli() else "out_dir")
+    if isinstance(adata, str | os.PathLike):
+        adata = Path(adata).expanduser()  # as for the output; the shell may not have
+    return adata, out_dir, {name: plain_value(value) for name, value in options.items()}
+
+
 def prepare_anndata(
     adata: Any,
     out_dir: str | Path | None = None,
@@ -408,7 +420,9 @@ def prepare_anndata(
         a Zarr store.
     out_dir
         Output folder (default ``exports`` under the current directory), or the path of
-        a Cellucid-ready store: ``NAME.zarr``, ``NAME.zarr.zip`` or ``NAME.h5ad``.
+        a Cellucid-ready store: ``NAME.zarr``, ``NAME.zarr.zip`` or ``NAME.h5ad``. A
+        leading ``~`` is the home folder; environment variables (``$HOME``) are not
+        expanded and are refused (docs/validation.md, "Output paths").
     embedding_keys, embeddings
         Other obsm keys to export as embeddings by their width (``["X_tsne"]``, replacing
         a UMAP of that width with a warning), or the obsm key per dimension
@@ -443,11 +457,7 @@ def prepare_anndata(
     pathlib.Path
         The export folder or the store.
     """
-    if out_dir is not None:
-        out_dir = output_path(out_dir, "OUT" if on_cli() else "out_dir")
-    if isinstance(adata, str | os.PathLike):
-        adata = Path(adata).expanduser()  # as for the output; the shell may not have
-    options = {name: plain_value(value) for name, value in options.items()}
+    adata, out_dir, options = _as_given(adata, out_dir, options)
     named = dict(locals())
     store_format = output_format(out_dir, format)
     if store_format is not None:
