@@ -231,3 +231,12 @@ def test_identities_see_every_change_and_know_what_they_cannot_tell(tmp_path):
     with h5py.File(path, "r") as f:
         first = input_identity(f["x"])
         assert json.loads(first)[:3] == ["h5", os.path.realpath(path), "/x"]
+
+
+def test_a_strided_array_is_told_in_slices_as_its_copy(monkeypatch):
+    from cellucid.engine import identity
+
+    values = np.random.default_rng(0).normal(size=(500, 7))
+    monkeypatch.setattr(identity, "_SLICE_BYTES", 100)
+    assert input_identity(values.T) == input_identity(values.T.copy())
+    assert input_identity(values[::3]) == input_identity(values[::3].copy())
