@@ -368,3 +368,24 @@ def test_binary_selection_frames_are_checked(server):
         assert client.closed().code == 1008, frame
     assert "selection" not in viewer.latest
     viewer.stop()
+
+
+def test_the_hooks_on_a_store_server(tmp_path):
+    """The server today's app is served by: a Cellucid-ready store, the same channel."""
+    from cellucid.serving.stores import StoreServer
+
+    from .store_serving import write_store
+
+    store = write_store(tmp_path, "zarr", quiet=True)
+    with StoreServer(store, port=0, quiet=True) as server:
+        viewer = NotebookViewer(server, 400, owns_server=False, app="current")
+        assert viewer.url.startswith(f"{server.url}/?viewer=true&viewerId={viewer.viewer_id}&")
+        viewer.set_color_by("cell_type")  # queued: the app has not connected yet
+        clicks = Recorder()
+        viewer.on_click(clicks)
+        client = connect(viewer)
+        assert client.receive_json() == {"type": "setColorBy", "field": "cell_type"}
+        client.send_json({"type": "click", "cell": 0, "button": 0, "shift": False, "ctrl": False})
+        assert clicks.wait(1) == [{"cell": 0, "button": 0, "shift": False, "ctrl": False}]
+        viewer.stop()
+        assert client.closed().code == 1001
