@@ -114,6 +114,17 @@ def test_no_x_but_a_layer_names_layer_in_python_and_on_the_cli(tmp_path, capsys)
     prepare_anndata(path, tmp_path / "none", include_genes=False, quiet=True)
 
 
+def test_no_x_and_no_layer_is_said(tmp_path, capsys):
+    adata = _adata()
+    adata.X = None
+    path = tmp_path / "bare.h5ad"
+    adata.write_h5ad(path)
+    out = prepare_anndata(path, tmp_path / "out")
+    said = capsys.readouterr().out
+    assert f"⚠ the h5ad file {path} has no X: no gene expression is exported" in said
+    assert not (out / "var").exists()
+
+
 def test_no_x_but_a_layer_is_said_for_a_store(tmp_path, capsys):
     path = _no_x_with_layer(tmp_path)
     store = prepare_anndata(path, tmp_path / "s.zarr")
