@@ -193,7 +193,7 @@ def run_command(command: str, folder: Path, env: dict[str, str]) -> None:
     if command.startswith("cellucid serve"):
         run_server(["bash", "-c", command], folder, env)
         return
-    if command.startswith("cellucid "):
+    if command.startswith("cellucid ") and "|" not in command:  # a pipeline runs in bash
         run_cellucid(command)
         return
     result = subprocess.run(

@@ -88,6 +88,7 @@ class _Tally:
     def __init__(self, total: float | None, desc: str, unit: str, background: bool) -> None:
         self.total, self.desc, self.unit, self.n = total or 0, desc, unit, 0
         self.finished = False
+        self.thread = threading.get_ident()
         self._background = background
         if background:
             _BACKGROUND_TALLIES.append(self)
@@ -185,10 +186,11 @@ def wait_showing(thread: threading.Thread, enabled: bool) -> None:
     shown: _Tally | None = None
     try:
         while thread.is_alive():
-            tally = _BACKGROUND_TALLIES[-1] if _BACKGROUND_TALLIES else None
+            mine = [t for t in _BACKGROUND_TALLIES if t.thread == thread.ident]
+            tally = mine[-1] if mine else None
             if enabled and tally is not None and tally is not shown:
                 if bar is not None:
-                    bar.finish(ok=shown is not None and shown.finished)
+                    _finish(bar, shown is not None and shown.finished)
                 bar, shown = make_bar(tally.total, tally.desc, tally.unit, True), tally
             if bar is not None and shown is not None:
                 bar.total = shown.total
