@@ -28,6 +28,7 @@ from cellucid.anndata_store import (
     refuse_store_keywords,
 )
 from cellucid.checks.out_path import output_path
+from cellucid.checks.paths import refuse_output_in_input
 from cellucid.errors import InputFileError, InputNotFoundError
 from cellucid.inputs.embedding_choice import choose_embedding_keys, choose_vector_fields
 from cellucid.inputs.obs_fields import in_memory_table
@@ -458,6 +459,8 @@ def prepare_anndata(
         The export folder or the store.
     """
     adata, out_dir, options = _as_given(adata, out_dir, options)
+    if out_dir is not None:
+        refuse_output_in_input(out_dir, adata, "OUT" if on_cli() else "out_dir")
     named = dict(locals())
     store_format = output_format(out_dir, format)
     if store_format is not None:

@@ -53,6 +53,7 @@ from cellucid.sinks.folder.stamps import (
 )
 from cellucid.sinks.folder.state import (
     ExportRecord,
+    check_record_files,
     fingerprint,
     fingerprint_parts,
     leftover_temp_files,
@@ -145,6 +146,11 @@ def export(request: FolderRequest) -> Path:
     check_out_dir(request.out_dir)
     refuse_unreadable_inputs(request.inputs)
     reporter = Reporter(request.quiet)
+    # a damaged record is said before the lock file or the folder is made (read again
+    # under the lock, which decides; a file of the planned export is in a known place too)
+    old_record = None if request.force else read_record(request.target)
+    if old_record is not None:
+        check_record_files(request.target, old_record, set())
     key = request_key(request, request.target)
     if not request.force and _already_exported(request.target, key, reporter):
         return request.target

@@ -12,6 +12,7 @@ from pandas.api import types as ptypes
 
 from cellucid.checks.checked import CheckedInputs
 from cellucid.checks.graph_scan import scan_graph
+from cellucid.checks.obs_columns import refuse_repeated_columns, refuse_unstorable_column
 from cellucid.checks.request import InputRequest
 from cellucid.checks.values import (
     require_distinct_text,
@@ -138,6 +139,14 @@ def check_latent(
             f"latent_space must have shape (n_cells, n_dims) with {n_cells} rows, "
             f"got shape {latent.shape}."
         )
+    if latent.shape[1] == 0 and needed_by:
+        # refused here: the outlier pass would fail mid-export, after files were written
+        raise ValueError(
+            f"latent_space has {n_cells} rows but 0 columns; the outlier quantiles of "
+            "categorical obs fields are distances in it. Pass a latent space with columns "
+            "(e.g. adata.obsm['X_pca']; prepare_anndata: latent_key names the obsm entry), "
+            "or leave the categorical fields out with obs_keys."
+        )
     require_real("latent_space", latent)
     require_finite("latent_space", latent)
     return latent if needed_by else None
@@ -157,6 +166,7 @@ def check_obs(
     require_one_dimension(obs)
     if obs_length(obs) != n_cells:
         raise ValueError(f"obs has {obs_length(obs)} rows, but embeddings have {n_cells} cells.")
+    refuse_repeated_columns(available)
     require_list("obs_keys", obs_keys)
     keys = list(available) if obs_keys is None else list(obs_keys)
     missing = [k for k in keys if k not in available]
@@ -172,6 +182,7 @@ def check_obs(
     table: dict[str, Any] = {}
     for key in keys:
         series = obs_series(obs, key)
+        refuse_unstorable_column(str(key), series)
         if is_categorical(series):
             column = read_categorical(str(key), series)
             try:
@@ -210,6 +221,12 @@ def check_genes(
     """The matrix, the exported gene ids, their matrix columns and the unknown ids."""
     if var is None:
         raise ValueError("var is required if gene_expression is provided")
+    if not (hasattr(var, "index") and hasattr(var, "columns")):
+        raise TypeError(
+            f"var must be a pandas DataFrame with one row per gene (the gene ids in its index, "
+            f"or in the column var_gene_id_column names), got {type(var).__name__}. For a "
+            "list of gene names, pass var=pd.DataFrame(index=names)."
+        )
     matrix = as_cell_chunked(gene_expression, chunk_rows, label="gene_expression")
     require_real("gene_expression", matrix)
     require_list("gene_identifiers", gene_identifiers)

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from cellucid.checks.zarr_listing import refuse_stale_listing
 from cellucid.errors import InputFileError, InputNotFoundError, OutputPathError
 
 ZARR_MARKERS = (".zgroup", "zarr.json")
@@ -198,7 +199,8 @@ def _zarr_outside(root: Path) -> tuple[str, str] | None:
 
 def check_inside_input(path: Path, kind: str, opened: Any = None) -> None:
     """Refuse a store that reads data outside itself: HDF5 external storage, a virtual
-    dataset or an external link in a ``.h5ad``, or a symlink out of a Zarr store.
+    dataset or an external link in a ``.h5ad``, or a symlink out of a Zarr store; and a
+    Zarr store that lists elements no longer in it (:mod:`cellucid.checks.zarr_listing`).
 
     ``opened``: the HDF5 file when the caller has it open already.
 
@@ -219,6 +221,7 @@ def check_inside_input(path: Path, kind: str, opened: Any = None) -> None:
         with file:
             outside = _hdf5_outside(file)
     else:
+        refuse_stale_listing(path)
         outside = _zarr_outside(path)
     if outside is not None:
         element, where = outside
@@ -260,3 +263,37 @@ def check_name_lengths(out_dir: Path, relatives: Iterable[str]) -> None:
                 f"long; the file system of {out_dir} takes names up to {limit} bytes here. "
                 "Shorten that obs key, gene id or vector field name, or use layout='index'."
             )
+
+
+def input_location(data: Any) -> Path | None:
+    """Where an input lives on disk: a path, or a backed AnnData's file; else None."""
+    if isinstance(data, str | os.PathLike):
+        return Path(data).expanduser()
+    filename = getattr(data, "filename", None)
+    if filename and getattr(data, "isbacked", False):
+        return Path(filename)
+    return None
+
+
+def refuse_output_in_input(out: Path, data: Any, parameter: str) -> None:
+    """Refuse an output that is the input, or lies inside it (a folder in a Zarr store).
+
+    Writing there would change the input: the next read of the store would find the export
+    among its elements, and replacing the output would delete part of the input.
+
+    Raises
+    ------
+    OutputPathError
+        Naming the parameter, both paths and the fix.
+    """
+    source = input_location(data)
+    if source is None or not source.exists():
+        return
+    source, target = source.resolve(), Path(out).expanduser().resolve()
+    if target == source or source in target.parents:
+        where = "is the input itself" if target == source else "is inside the input"
+        raise OutputPathError(
+            f"{parameter} {out} {where} ({source}): the export would be written into its own "
+            "input (changing it). Choose an output outside the input, e.g. next to it: "
+            f"{source.parent / (source.name.split('.')[0] + '-cellucid')}."
+        )

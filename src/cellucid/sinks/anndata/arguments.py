@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cellucid.checks.out_path import output_path
-from cellucid.checks.paths import name_limit
+from cellucid.checks.paths import name_limit, refuse_output_in_input
 from cellucid.engine.files import RUN_TOKEN, TEMP_MARKER
 
 #: Each ``format``: the suffix ``out_path`` ends in, and what it writes.
@@ -244,5 +244,6 @@ def check_request(request: StoreRequest) -> StoreTarget:
     kind: Literal["h5ad", "zarr"] = "h5ad" if output_format == "h5ad" else "zarr"
     zipped = output_format == "zarr.zip"
     path = given.parent.resolve() / given.name
+    refuse_output_in_input(path, request.data, "out_path")
     _require_replaceable(path, kind, zipped, request.force)
     return StoreTarget(path=path, kind=kind, zipped=zipped, zarr_format=zarr_format)

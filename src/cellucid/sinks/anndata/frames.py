@@ -53,6 +53,8 @@ def require_frame(frame: object, what: str, *, rows: int, rows_of: str) -> pd.Da
             hint = " Convert an xarray Dataset with .to_dataframe() (one dimension: the rows)."
         elif hasattr(frame, "to_memory"):
             hint = " Read a lazy AnnData's table into memory with .to_memory()."
+        elif isinstance(frame, list | tuple | np.ndarray | pd.Index | pd.Series):
+            hint = " For a list of names, pass pd.DataFrame(index=names) (one row each)."
         raise TypeError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}.{hint}")
     if len(frame) != rows:
         raise ValueError(

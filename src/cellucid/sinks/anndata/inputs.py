@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cellucid.checks.paths import check_inside_input, refuse_locked
+from cellucid.checks.paths import check_anndata_root, check_inside_input, refuse_locked
 from cellucid.inputs.obs_fields import in_memory_table
 
 from .embeddings import split_obsm
@@ -178,8 +178,10 @@ def lend(data: object) -> Lent:
         raise FileNotFoundError(f"data {str(data)!r} does not exist.")
     root, handles = _open_store(path)
     try:
+        kind = "zarr" if path.is_dir() or path.name.lower().endswith(".zip") else "h5"
         if path.name.lower().endswith((".h5ad", ".zarr")):
-            check_inside_input(path, "zarr" if path.is_dir() else "h5", root)
+            check_inside_input(path, kind, root)
+        check_anndata_root(root, path, kind)  # no obs or var: not an AnnData
     except BaseException:
         for handle in handles:
             handle.close()

@@ -94,7 +94,10 @@ def require_distinct_keys(keys: Iterable[str], what: str) -> None:
             continue
         earlier = first_of[folded]
         if earlier == key:
-            raise ValueError(f"{what} name {key!r} appears twice.")
+            raise ValueError(
+                f"{what} name {key!r} appears twice; names must be unique. Rename or drop "
+                "one of them (a table: table.loc[:, ~table.columns.duplicated()])."
+            )
         raise ValueError(
             f"{what} names {earlier!r} and {key!r} differ only in letter case; on macOS "
             "and Windows they would be one folder of the store. Rename one of them."
