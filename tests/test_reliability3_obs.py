@@ -207,3 +207,17 @@ def test_record_listing_a_foreign_file_is_reported_before_the_lock(base, tmp_pat
     with pytest.raises(DamagedRecordError, match="elsewhere.txt"):
         prepare_anndata(base, out, quiet=True)
     assert out.stat().st_mtime_ns == folder_time
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+def test_zarr_v3_store_whose_x_was_deleted_is_refused(base, tmp_path, output):
+    import anndata as ad
+
+    source = tmp_path / "in.zarr"
+    with ad.settings.override(zarr_write_format=3):
+        base.write_zarr(source)
+    assert "consolidated_metadata" in json.loads((source / "zarr.json").read_text())
+    shutil.rmtree(source / "X")
+    with pytest.raises(ValueError, match=r"consolidated metadata \(zarr.json\) lists X"):
+        prepare_anndata(source, target(tmp_path, output), quiet=True)
+    assert written(tmp_path, source) == []
