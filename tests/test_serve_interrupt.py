@@ -204,3 +204,26 @@ def test_python_scripts_end_at_once_while_exporting(atlas, tmp_path, then, statu
         process.wait()
     assert process.returncode == status, out
     assert elapsed < STOP_SECONDS or status == 0, f"{elapsed:.2f} s from Ctrl+C to exit"
+
+
+def test_cli_stops_at_once_serving_a_store(atlas, tmp_path):
+    """The default route (a Cellucid-ready store written first): Ctrl+C while serving ends
+    the process without the interpreter's teardown (seconds on a loaded machine)."""
+    argv = ["serve", str(atlas), "--no-browser", "--port", "0"]
+    process = start(
+        f"import sys\nfrom cellucid.cli import main\nsys.exit(main({argv!r}))", tmp_path
+    )
+    lines: list[str] = []
+    try:
+        while not any("Press Ctrl+C" in line for line in lines):
+            line = process.stdout.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        elapsed, rest = interrupt(process)
+    finally:
+        process.kill()
+        process.wait()
+    out = "".join(lines) + rest
+    assert process.returncode == 130, out
+    assert "Stopped." in out and "Traceback" not in out, out
+    assert elapsed < STOP_SECONDS, f"{elapsed:.2f} s from Ctrl+C to exit"

@@ -208,7 +208,7 @@ def serve_until_stopped(
     Returns the exit code: 0; 1 after one of ``errors`` (one line on stderr); 130 after
     Ctrl+C.
     """
-    from cellucid.serving.background import end_if_exporting
+    from cellucid.serving.background import end_process
     from cellucid.serving.start import start_server
 
     try:
@@ -223,7 +223,7 @@ def serve_until_stopped(
     except KeyboardInterrupt:
         if not args.quiet:
             print("\nStopped.", flush=True)
-        end_if_exporting(130)  # an export still running: no interpreter shutdown (see there)
+        end_process(130)  # nothing left to do: no interpreter teardown (see there)
         return 130
     except errors as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from cellucid.serving.exportcache import is_complete
 from cellucid.sinks.folder.format.naming import IDENTITY_NAME
@@ -54,8 +54,18 @@ def end_if_exporting(code: int) -> None:
     left as a killed run leaves it (the lock is a ``flock``, which the kernel releases)
     and the next run resumes it. Returns when no export runs.
     """
-    if not exporting():
-        return
+    if exporting():
+        end_process(code)
+
+
+def end_process(code: int) -> NoReturn:
+    """End the process now with exit status ``code``, once stdout and stderr are flushed.
+
+    For ``cellucid serve`` after Ctrl+C, when nothing is left to do: besides an export
+    still running (see :func:`end_if_exporting`), the interpreter's teardown of a process
+    that held an atlas (garbage collection of every object, module by module) takes
+    seconds on a loaded machine.
+    """
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
