@@ -256,3 +256,22 @@ def test_offline_the_python_routes_warn_once(route, h5ad, tmp_path, monkeypatch,
         assert datasets(server)  # the data is served all the same
     finally:
         shown.stop()
+
+
+def test_a_background_server_says_how_it_stops(site, h5ad, capsys):
+    server = cellucid.serve_anndata(h5ad, port=0, open_browser=False)
+    try:
+        out = capsys.readouterr().out
+        assert "Serving in the background; .stop() stops it." in out
+        assert "Ctrl+C" not in out  # nothing to press: the caller keeps its prompt
+    finally:
+        server.stop()
+
+
+def test_show_anndata_tells_the_app_it_runs_in_jupyter(site, h5ad):
+    viewer = cellucid.show_anndata(h5ad)
+    try:
+        reply, body = fetch(viewer.server.port, "GET", "/_cellucid/info")
+        assert json.loads(body)["runtime"] == "jupyter"
+    finally:
+        viewer.stop()

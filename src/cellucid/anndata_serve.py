@@ -278,5 +278,7 @@ def show_anndata(
         server_options=server_options,
         options=options,
     )
+    if viewer == "current":
+        server.runtime = "jupyter"  # /_cellucid/info names the program the app talks to
     start_server(server, quiet=True)
     return display_viewer(NotebookViewer(server, height, app=viewer))

@@ -160,5 +160,4 @@ class CellucidServer(ServerLifecycle):
             f"  Viewer: {self.viewer_url}",
         ]
         lines += self._port_and_exposure_lines()
-        lines.append("Press Ctrl+C to stop.")
         return "\n".join(lines)

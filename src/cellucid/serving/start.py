@@ -65,7 +65,9 @@ def start_server(
     """
     server.listen()
     if not quiet:
-        print(server.banner(), flush=True)
+        # how it stops depends on where it runs: Ctrl+C here, or .stop() on a background one
+        how = "Press Ctrl+C to stop." if block else "Serving in the background; .stop() stops it."
+        print(f"{server.banner()}\n{how}", flush=True)
     problem = server.viewer_problem()
     if problem:
         print(f"{program}: warning: {problem}", file=sys.stderr, flush=True)

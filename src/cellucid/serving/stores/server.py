@@ -188,5 +188,4 @@ class StoreServer(ServerLifecycle):
         if self.viewer is not None:
             lines.append(f"  Viewer: {self.viewer_url}")
         lines += self._port_and_exposure_lines()
-        lines.append("Press Ctrl+C to stop.")
         return "\n".join(lines)
