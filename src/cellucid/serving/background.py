@@ -5,15 +5,15 @@ connectivity, the genes' ranges, the manifests and the identity come first, the 
 last. The server starts once the identity exists; a request for a file the export record
 lists but that is not written yet waits (bounded) for it (see :meth:`BackgroundExport.wait_for`).
 
-Ending the process while an export runs (Ctrl+C on ``cellucid serve atlas.h5ad``, or a
-script that returns) ends it at once with :func:`end_if_exporting`: see there why an
-ordinary interpreter exit cannot be used then.
+Ending the process while an export runs: ``cellucid serve`` ends it at once after Ctrl+C
+(:func:`end_process`); a script that ends (or is interrupted) exits normally once the
+export thread is out of h5py, else at once (see :func:`end_if_exporting` for why an
+ordinary interpreter exit can hang then).
 """
 
 from __future__ import annotations
 
 import atexit
-import concurrent.futures.thread  # noqa: F401 - its exit callback must exist before ours
 import os
 import sys
 import threading
@@ -74,25 +74,47 @@ def end_process(code: int) -> NoReturn:
     os._exit(code)
 
 
+#: how long an exiting interpreter waits for the export thread to leave h5py
+H5PY_WAIT_SECONDS = 1.0
+
+
 def _exit_status() -> int:
-    """The status an interpreter exit is heading for, as far as it can be known here."""
+    """The status an interpreter exit is heading for, as far as it can be known here
+    (an uncaught exception; ``sys.exit(n)`` cannot be seen)."""
     last = getattr(sys, "last_type", None)
     if last is None:
         return 0
     return 130 if issubclass(last, KeyboardInterrupt) else 1
 
 
+def _hold_h5py(timeout: float) -> bool:
+    """Take h5py's global lock for the rest of the process; True once held (or unused).
+
+    Held by the main thread, no other thread is inside h5py when the interpreter freezes
+    the daemon export thread, and the main thread's own h5py calls while it shuts down
+    take the lock again (it is re-entrant). The export thread waits for it from then on.
+    """
+    objects = sys.modules.get("h5py._objects")
+    if objects is None:
+        return True
+    deadline = time.monotonic() + timeout
+    while not objects.phil.acquire(False):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def _at_exit() -> None:
-    end_if_exporting(_exit_status())
+    """A script (or notebook kernel) exits while an export runs: exit normally once the
+    export thread is out of h5py (the status the script meant is kept), else at once."""
+    if exporting() and not _hold_h5py(H5PY_WAIT_SECONDS):
+        end_process(_exit_status())
 
 
-# Before the pools are joined: threading's exit callbacks run newest first, so this one,
-# registered after concurrent.futures imported, runs before its joins (atexit's run after).
-_register = getattr(threading, "_register_atexit", None)
-if _register is not None:
-    _register(_at_exit)
-else:  # pragma: no cover - every CPython from 3.9 has it
-    atexit.register(_at_exit)
+# Run after the worker pools are joined (threading's exit callbacks), before the daemon
+# export thread is frozen (that happens after every atexit handler).
+atexit.register(_at_exit)
 
 
 class BackgroundExport:
