@@ -5,10 +5,16 @@ connectivity, the genes' ranges, the manifests and the identity come first, the 
 last. The server starts once the identity exists; a request for a file the export record
 lists but that is not written yet waits (bounded) for it (see :meth:`BackgroundExport.wait_for`).
 
-Ending the process while an export runs: ``cellucid serve`` ends it at once after Ctrl+C
-(:func:`end_process`); a script that ends (or is interrupted) exits normally once the
-export thread is out of h5py, else at once (see :func:`end_if_exporting` for why an
-ordinary interpreter exit can hang then).
+Ending the process while an export runs. An ordinary interpreter exit first joins the
+worker pools (``concurrent.futures``, dask's threads), each finishing the block it is on:
+seconds on a loaded machine. It then freezes the daemon export thread wherever it is; when
+that is inside h5py, h5py's global lock stays held and the interpreter, freeing an h5py
+object while it shuts down, waits for that lock forever (the main thread was seen stuck
+there). So ``cellucid serve`` ends the process at once after Ctrl+C (:func:`end_process`),
+and a script that ends while an export runs exits once the main thread holds h5py's lock,
+or at once when it does not come free (:func:`_at_exit`). Either way the export folder is
+left as a killed run leaves it (its lock is a ``flock``, which the kernel releases) and the
+next run resumes it.
 """
 
 from __future__ import annotations
@@ -42,29 +48,13 @@ def exporting() -> bool:
         return bool(_RUNNING)
 
 
-def end_if_exporting(code: int) -> None:
-    """End the process now, with exit status ``code``, when an export thread still runs.
-
-    An ordinary interpreter exit is unsafe then, and slow. It first joins the worker pools
-    (``concurrent.futures``, dask's threads), each finishing the block it is on: seconds
-    on a loaded machine. It then freezes the daemon export thread wherever it is; when that
-    is inside h5py, h5py's global lock stays held and the interpreter, freeing an h5py
-    object while it shuts down, waits for that lock forever (the main thread was seen
-    stuck there). So the process ends here without that shutdown; the export folder is
-    left as a killed run leaves it (the lock is a ``flock``, which the kernel releases)
-    and the next run resumes it. Returns when no export runs.
-    """
-    if exporting():
-        end_process(code)
-
-
 def end_process(code: int) -> NoReturn:
     """End the process now with exit status ``code``, once stdout and stderr are flushed.
 
     For ``cellucid serve`` after Ctrl+C, when nothing is left to do: besides an export
-    still running (see :func:`end_if_exporting`), the interpreter's teardown of a process
-    that held an atlas (garbage collection of every object, module by module) takes
-    seconds on a loaded machine.
+    still running (module docstring), the interpreter's teardown of a process that held
+    an atlas (garbage collection of every object, module by module) takes seconds on a
+    loaded machine.
     """
     for stream in (sys.stdout, sys.stderr):
         try:
