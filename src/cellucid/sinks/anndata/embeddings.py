@@ -74,7 +74,10 @@ def convert_embeddings(embeddings: object) -> tuple[dict[str, np.ndarray], int]:
     for key, values in embeddings.items():
         matrix = cell_matrix(values, f"Embedding {key!r}")
         if matrix.shape[1] == 0:
-            raise ValueError(f"Embedding {key!r} has no columns.")
+            raise ValueError(
+                f"Embedding {key!r} has no columns: every obsm entry the store holds needs "
+                "at least one value per cell. Drop it from obsm (or embeddings=) first."
+            )
         if matrices:
             first, rows = next(iter(matrices)), next(iter(matrices.values())).shape[0]
             if matrix.shape[0] != rows:
