@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import warnings
@@ -186,3 +187,24 @@ def test_datasets_manifest_lists_what_the_server_lists(one_export, tmp_path):
     document = json.loads(path.read_text())
     assert [d["path"] for d in document["datasets"]] == ["a/"]
     assert document["default"] == "same"
+
+
+def test_cellucid_serve_says_a_skipped_export_as_one_cli_line(one_export, tmp_path):
+    from .serve_process import start_serve
+
+    root = tmp_path / "root"
+    copy_export(one_export, root / "good")
+    (copy_export(one_export, root / "listy") / IDENTITY_NAME).write_text("[]")
+    env = {"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"}
+    process, port, _ = start_serve([str(root)], env)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("GET", "/_cellucid/datasets")
+        assert conn.getresponse().status == 200
+        conn.close()
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    lines = [line for line in err.splitlines() if "JSON list" in line]
+    assert lines and lines[0].startswith("cellucid serve: warning: "), err
+    assert "SkippedExportWarning" not in err and ".py:" not in err, err

@@ -17,6 +17,7 @@ import pkgutil
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn, TextIO
@@ -99,6 +100,26 @@ def _closed_pipes_ignored() -> Iterator[None]:
         sys.stdout, sys.stderr = saved
 
 
+@contextmanager
+def _warnings_as_lines(command: str) -> Iterator[None]:
+    """Within the block, our own warnings print as ``cellucid COMMAND: warning: ...`` lines
+    (Python's default shows a file name, a line number and the class, which say nothing to
+    someone at a shell); warnings of other packages keep their form."""
+    shown = warnings.showwarning
+
+    def show(message: Any, category: type, filename: str, lineno: int, *rest: Any) -> None:
+        if category.__module__.split(".")[0] == "cellucid":
+            print(f"cellucid {command}: warning: {message}", file=sys.stderr, flush=True)
+        else:
+            shown(message, category, filename, lineno, *rest)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     if threading.current_thread() is threading.main_thread():
@@ -111,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "func", None) is None:
             parser.print_help()
             return 2
-        with cli_terms():
+        with cli_terms(), _warnings_as_lines(args.command):
             try:
                 return int(args.func(args) or 0)
             except KeyboardInterrupt:
