@@ -275,3 +275,23 @@ def test_show_anndata_tells_the_app_it_runs_in_jupyter(site, h5ad):
         assert json.loads(body)["runtime"] == "jupyter"
     finally:
         viewer.stop()
+
+
+def test_a_wait_that_times_out_says_why(site, h5ad, tmp_path, monkeypatch):
+    viewer = cellucid.show_anndata(h5ad)
+    try:
+        with pytest.raises(TimeoutError, match="No page of this viewer is open"):
+            viewer.wait_for_ready(timeout=0.2)
+    finally:
+        viewer.stop()
+    from .webfake import closed_port_url
+
+    monkeypatch.setenv("CELLUCID_WEB_APP_URL", closed_port_url())
+    monkeypatch.setenv("CELLUCID_WEB_CACHE_DIR", str(tmp_path / "empty-web-cache"))
+    offline = cellucid.show_anndata(h5ad)
+    try:
+        with pytest.raises(TimeoutError, match="cannot open on this machine") as caught:
+            offline.wait_for_event("selection", timeout=0.2)
+        assert "cellucid viewer download" in str(caught.value)
+    finally:
+        offline.stop()

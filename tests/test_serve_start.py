@@ -4,10 +4,12 @@ once, on stderr, as it starts, how to bring the viewer build onto this machine."
 from __future__ import annotations
 
 import http.client
+import json
 import re
 import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -76,6 +78,10 @@ def test_cellucid_serve_warns_once_when_offline(route, export, h5ad, tmp_path):
     process, port, banner = start_serve([str(target), *pinned], env, timeout=120)
     try:
         assert "Press Ctrl+C" in banner
+        # the banner's Data address answers with the data, not the viewer's offline page
+        data_url = re.search(r"Data:\s+(\S+)", banner).group(1)
+        with urllib.request.urlopen(data_url, timeout=30) as reply:
+            assert reply.status == 200 and "datasets" in json.loads(reply.read())
         err = stopped_stderr(process, port)
     finally:
         process.kill()

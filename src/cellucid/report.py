@@ -20,7 +20,7 @@ _ON_CLI: ContextVar[bool] = ContextVar("cellucid_on_cli", default=False)
 # Python spellings of our options as they appear in messages, and the CLI's words
 _PYTHON_TO_CLI = (
     (re.compile(r"\bforce=True\b"), "--force"),
-    (re.compile(r"\bnew out_dir\b"), "new OUTDIR"),
+    (re.compile(r"\bnew out_dir\b"), "new OUT"),
     (re.compile(r"\bembedding_keys\b"), "--embedding"),
     (re.compile(r"\bembeddings=\{(\d): ?'(\w+)'\}"), r"--embedding-\1d \2"),
     (re.compile(r"\bembeddings=\{d: \.\.\.\}"), "--embedding-<d>d"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +122,31 @@ class NotebookViewer(ViewerEvents):
         )
 
     # -- Python -> viewer ---------------------------------------------------------------
+    def wait_for_event(
+        self,
+        event: str,
+        timeout: float | None = 30.0,
+        *,
+        predicate: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> dict[str, Any]:
+        """As :meth:`ViewerEvents.wait_for_event`; a timeout says why no event may have come
+        (no viewer files on this machine, or no page open on this viewer)."""
+        try:
+            return super().wait_for_event(event, timeout, predicate=predicate)
+        except TimeoutError as error:
+            raise TimeoutError(f"{error}. {self._why_no_events()}") from None
+
+    def _why_no_events(self) -> str:
+        problem = self.server.viewer_problem()
+        if problem:
+            return f"The viewer cannot open on this machine: {problem}"
+        if self.connected is False:
+            return (
+                "No page of this viewer is open: display it in a notebook cell, or open "
+                f"{self.url} in a browser on this machine."
+            )
+        return f"Is the viewer open ({self.url})? Events come only from a page showing it."
+
     def send_message(self, message: dict[str, Any]) -> None:
         """Send ``message`` (a dict with ``type``) to the viewer in the iframe.
 

@@ -156,7 +156,7 @@ class CellucidServer(ServerLifecycle):
         names = ", ".join(d.name for d in self.datasets())
         lines = [
             f"Serving {self.data_dir} ({names})",
-            f"  Data:   {self.url}/",
+            f"  Data:   {self.url}/_cellucid/datasets",
             f"  Viewer: {self.viewer_url}",
         ]
         lines += self._port_and_exposure_lines()
