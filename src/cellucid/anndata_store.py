@@ -23,7 +23,6 @@ from cellucid.checks.paths import refuse_locked
 from cellucid.options import BY_NAME
 from cellucid.report import Reporter, on_cli
 from cellucid.sinks.anndata.arguments import FORMATS, StoreRequest, check_request
-from cellucid.sinks.anndata.inputs import is_anndata
 from cellucid.sinks.anndata.names import WINDOWS_DEVICE_NAMES
 from cellucid.sinks.anndata.record import record_arguments
 from cellucid.sinks.anndata.request import FOLDER_ONLY
@@ -327,6 +326,7 @@ def prepare_store(
         The store.
     """
     from cellucid.exporter import prepare
+    from cellucid.sinks.anndata.inputs import is_anndata  # pandas: not for `cellucid --help`
 
     if not (isinstance(data, str | os.PathLike) or is_anndata(data)):
         # prepare() says what data may be (and that a MuData is not written yet)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-import dask
 import pandas as pd
 
 from cellucid import options as option_table
@@ -22,6 +21,7 @@ from cellucid.checks.scheduler import refuse_handles_for_processes
 from cellucid.engine.checksums import MATRIX, input_checksums, is_pending
 from cellucid.engine.files import describe_os_error, files_bytes
 from cellucid.engine.lock import export_lock
+from cellucid.engine.schedulers import local_scheduler
 from cellucid.errors import (
     DamagedRecordError,
     ExportMismatchError,
@@ -60,6 +60,10 @@ from cellucid.sinks.folder.state import (
     prepare_folder,
     read_record,
 )
+
+#: the moments of a run a benchmark's phase table starts and ends phases at (with the
+#: time of each line: ``logging``'s ``created``); silent unless logging is configured
+PHASES = logging.getLogger("cellucid.engine")
 
 
 def prepare(
@@ -118,13 +122,16 @@ def prepare(
 ) -> Path:
     # the docstring is assembled below from the options table, so help texts live once
     values = dict(locals())
-    if format is not None:
-        return store_export(values)
-    refuse_store_only(values)
-    values["var"] = in_memory_table(values["var"])  # read_lazy's var counts its columns
-    if values["out_dir"] is not None:
-        values["out_dir"] = output_path(values["out_dir"], "OUT" if on_cli() else "out_dir")
-    return export(FolderRequest.from_arguments(option_table.plain_values(values)))
+    # every dask computation of the call, checks included, on a scheduler dask need not
+    # look up (no import of distributed without a Client)
+    with local_scheduler(option_table.plain_value(scheduler)):
+        if format is not None:
+            return store_export(values)
+        refuse_store_only(values)
+        values["var"] = in_memory_table(values["var"])  # read_lazy's var counts its columns
+        if values["out_dir"] is not None:
+            values["out_dir"] = output_path(values["out_dir"], "OUT" if on_cli() else "out_dir")
+        return export(FolderRequest.from_arguments(option_table.plain_values(values)))
 
 
 def store_export(values: dict[str, Any]) -> Path:
@@ -142,6 +149,7 @@ def store_export(values: dict[str, Any]) -> Path:
 
 def export(request: FolderRequest) -> Path:
     """Write the export folder of one request: checks, plan, then the engine."""
+    PHASES.info("mark checks")
     option_table.check_values(request)
     check_out_dir(request.out_dir)
     refuse_unreadable_inputs(request.inputs)
@@ -181,8 +189,10 @@ def export(request: FolderRequest) -> Path:
         except ExportMismatchError as error:
             raise ExportMismatchError(in_callers_terms(str(error))) from None
         stamp_started(target, key, record)
+        PHASES.info("mark sections")
         out = _run(plan, inputs, reporter, request, resume=resume, record=record)
         stamp_finished(target, key)
+        PHASES.info("mark written")
         return out
 
 
@@ -223,7 +233,7 @@ def _run(
     started = time.perf_counter()
     try:
         # a named scheduler applies to every dask computation of the run
-        with dask.config.set(scheduler=scheduler) if scheduler else nullcontext():
+        with local_scheduler(scheduler):
             out = run_export(
                 plan, inputs, reporter, resume=resume, progress=progress, record=record
             )

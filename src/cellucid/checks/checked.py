@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dask.array as da
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:  # the planner reads summaries (``cellucid validate``): no pandas, no dask
+    import dask.array as da
+    import numpy as np
+    import pandas as pd
 
-from cellucid.inputs.obs_fields import CategoricalColumn, ContinuousColumn
+    from cellucid.inputs.obs_fields import CategoricalColumn, ContinuousColumn
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class CheckedInputs:
 
     def summary(self) -> InputSummary:
         """What the planner needs: shapes, keys and ids, no array."""
+        from cellucid.inputs.obs_fields import CategoricalColumn
+
         return InputSummary(
             n_cells=self.n_cells,
             dims=tuple(sorted(self.embeddings)),

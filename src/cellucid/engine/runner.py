@@ -1,4 +1,8 @@
-"""Running lists of dask tasks on whatever scheduler is active, with a progress bar."""
+"""Running lists of dask tasks on whatever scheduler is active, with a progress bar.
+
+Every scheduler is handed to dask as a function (see :mod:`cellucid.engine.schedulers`),
+so that dask never imports ``distributed`` to look for a Client that cannot exist.
+"""
 
 from __future__ import annotations
 
@@ -11,24 +15,14 @@ from typing import Any
 import dask
 from dask.callbacks import Callback
 from dask.delayed import Delayed
+from dask.local import get_sync
 
 from cellucid.engine.heap import release_free_memory
+from cellucid.engine.schedulers import active_client, scheduler_function, scheduler_name
 from cellucid.progress import make_bar
 
 #: how often the waiting main thread wakes up, so Ctrl+C is handled at once
 _POLL_SECONDS = 0.1
-
-
-def active_client() -> Any | None:
-    """The active ``dask.distributed`` Client, or None (distributed is optional)."""
-    try:
-        from distributed import default_client
-    except ImportError:
-        return None
-    try:
-        return default_client()
-    except ValueError:
-        return None
 
 
 class _CountFinished(Callback):
@@ -70,7 +64,7 @@ class _Pool:
             except queue.Empty:
                 return
             try:
-                self.results[i] = dask.compute(self._tasks[i], scheduler="sync")[0]
+                self.results[i] = dask.compute(self._tasks[i], scheduler=get_sync)[0]
                 release_free_memory()
             except BaseException as error:  # noqa: BLE001 - handed to the main thread
                 self.error = error
@@ -114,7 +108,7 @@ def run_tasks(
     if not tasks:
         return []
     weights = list(weights) if weights is not None else [1] * len(tasks)
-    scheduler = scheduler or dask.config.get("scheduler", None)
+    scheduler = scheduler or scheduler_name()
     client = active_client() if scheduler in (None, "dask.distributed") else None
     with make_bar(sum(weights), desc, unit, progress) as bar:
         if client is not None:
@@ -129,4 +123,4 @@ def run_tasks(
             return _Pool(tasks, weights, bar).run(os.cpu_count() or 1)
         by_key = {task.key: w for task, w in zip(tasks, weights, strict=True)}
         with _CountFinished(by_key, bar):
-            return list(dask.compute(*tasks, scheduler=scheduler))
+            return list(dask.compute(*tasks, scheduler=scheduler_function(scheduler)))

@@ -19,6 +19,7 @@ import dask
 
 from cellucid.engine.heap import release_free_memory
 from cellucid.engine.runner import active_client, run_tasks
+from cellucid.engine.schedulers import scheduler_name
 from cellucid.progress import make_bar
 
 Result = TypeVar("Result")
@@ -89,7 +90,7 @@ def run_all(
     """
     if not tasks:
         return []
-    scheduler = dask.config.get("scheduler", None)
+    scheduler = scheduler_name()
     if scheduler not in _THREADED:  # a dask scheduler the user chose runs them
         delayed = [dask.delayed(task, pure=False)() for task in tasks]
         return run_tasks(delayed, desc=desc, progress=progress, scheduler=scheduler, unit=unit)

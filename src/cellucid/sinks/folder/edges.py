@@ -19,6 +19,7 @@ import dask
 import dask.array as da
 import numpy as np
 import scipy.sparse as sp
+from dask.local import get_sync
 
 from cellucid.engine.heap import release_free_memory
 from cellucid.engine.runner import active_client
@@ -108,7 +109,7 @@ def write_edges(
     spill = dask.delayed(_spill_block, pure=False)
     # one block at a time unless a cluster runs it: the edges are written in a thread of
     # their own beside the other sections, and each block's pairs take ~70 bytes per entry
-    local = {"scheduler": "sync", "callbacks": own_callbacks()}  # see own_callbacks
+    local = {"scheduler": get_sync, "callbacks": own_callbacks()}  # see own_callbacks
     dask.compute(
         *[spill(b, i, int(bounds[i]), bounds, str(spill_dir)) for i, b in enumerate(blocks)],
         **({"scheduler": None} if active_client() is not None else local),

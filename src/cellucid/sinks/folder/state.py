@@ -14,18 +14,19 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dask.array as da
 import numpy as np
-import pandas as pd
 
-from cellucid.engine.checksums import describe_changes
 from cellucid.engine.files import TEMP_MARKER, write_text
 from cellucid.errors import DamagedRecordError, ExportMismatchError
 from cellucid.sinks.folder.format.codecs import Gzip
 from cellucid.sinks.folder.format.manifests import to_json
 from cellucid.sinks.folder.format.naming import IDENTITY_NAME
+
+if TYPE_CHECKING:  # reading a record (``cellucid serve``) imports neither
+    import dask.array as da
+    import pandas as pd
 
 RECORD_NAME = ".cellucid-export.json"
 SAMPLE_COUNT = 16
@@ -265,6 +266,8 @@ def prepare_folder(
         )
     if force:
         return False, sorted(set(old.files) - planned)
+    from cellucid.engine.checksums import describe_changes  # numba: not to read a record
+
     changed = describe_changes(old.checksums, new.checksums)
     if changed:
         raise ExportMismatchError(
