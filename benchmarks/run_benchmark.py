@@ -6,19 +6,32 @@ reports wall time, peak RSS of the whole process (GNU time) and output size. Wit
 ``--reference-python`` it also runs cellucid 0.0.9 from another virtual environment on the
 same file (loaded in memory, as 0.0.9 requires).
 
+Each run is measured in the conditions of ``--conditions`` (default both): ``bench`` reads
+the input once beforehand and writes a folder never used; ``user`` does not pre-read the
+input (its cached pages are dropped) and writes right after deleting the previous export
+at the same path, as a user re-running an export meets. After each of our runs the phase
+table of the whole process is printed (see phases.py): start-up to the first byte read,
+reading obs/var, checks, each section, pass one, blocks, assembly, and exit.
+
     python benchmarks/run_benchmark.py --size 100000x5000 --size 300000x10000
+    python benchmarks/run_benchmark.py --size 2000x300 --conditions user   # a quick look
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import textwrap
+import time
+from dataclasses import dataclass
 from pathlib import Path
+
+from phases import CHILD, format_table, phase_table
 
 HERE = Path(__file__).resolve().parent
 
@@ -36,27 +49,28 @@ REFERENCE_SCRIPT = textwrap.dedent(
 )
 
 
-# runs `cellucid ...` with the engine's per-section timings logged to stderr
-OURS = (
-    "import logging, sys; "
-    "logging.basicConfig(level=logging.INFO, format='%(name)s %(message)s'); "
-    "from cellucid.cli import main; sys.exit(main(sys.argv[1:]))"
-)
-SECTION_LINE = re.compile(r"^cellucid\.engine section ([\w.]+): ([\d.]+) s$", re.M)
+@dataclass(frozen=True)
+class Run:
+    """One timed process: wall seconds (spawn to exit), peak RSS and its stderr."""
+
+    wall: float
+    rss_mb: float
+    log: str
+    spawn: float
+    exited: float
 
 
-def timed(command: list[str]) -> tuple[float, float, dict[str, float]]:
-    """Run under GNU time; returns (wall seconds, peak RSS in MB, seconds per section)."""
+def timed(command: list[str]) -> Run:
+    """Run under GNU time (for the peak RSS); the wall time is taken here, around the spawn."""
+    spawn = time.time()
     result = subprocess.run(
         ["/usr/bin/time", "-v", *command], capture_output=True, text=True, check=False
     )
+    exited = time.time()
     if result.returncode != 0:
         sys.exit(f"command failed: {' '.join(command)}\n{result.stderr[-3000:]}")
-    wall = re.search(r"Elapsed \(wall clock\) time .*: (?:(\d+):)?(\d+):([\d.]+)", result.stderr)
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr)
-    hours, minutes, seconds = (float(g) if g else 0.0 for g in wall.groups())
-    sections = {name: float(value) for name, value in SECTION_LINE.findall(result.stderr)}
-    return hours * 3600 + minutes * 60 + seconds, int(rss.group(1)) / 1024, sections
+    return Run(exited - spawn, int(rss.group(1)) / 1024, result.stderr, spawn, exited)
 
 
 WARM_BUFFER = bytearray(1 << 24)
@@ -71,6 +85,20 @@ def warm(path: Path) -> None:
     with open(path, "rb") as handle:
         while handle.readinto(WARM_BUFFER):
             pass
+
+
+def evict(path: Path) -> None:
+    """Ask the kernel to drop ``path``'s cached pages (no root needed for clean pages).
+
+    Best effort: pages another process maps stay, and without posix_fadvise nothing changes.
+    """
+    if not hasattr(os, "posix_fadvise"):
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
 
 
 def folder_size(path: Path, skip: str | None = None) -> float:
@@ -96,7 +124,83 @@ def fresh_folder(base: Path) -> Path:
     return base.with_name(f"{base.name}_{index}")
 
 
-def main() -> None:
+#: the conditions a run can be measured in
+CONDITIONS = {
+    "bench": "input pre-read (page cache warm), export into a folder never used",
+    "user": "no pre-read (input's cached pages dropped), export right after deleting the "
+    "previous export at the same path",
+}
+
+
+def _parse_conditions(text: str) -> list[str]:
+    names = [c.strip() for c in text.split(",") if c.strip()]
+    unknown = sorted(set(names) - set(CONDITIONS))
+    if unknown or not names:
+        choose = sorted(CONDITIONS)
+        sys.exit(f"--conditions: unknown {unknown or 'empty list'}; choose from {choose}")
+    return names
+
+
+def _make_atlas(h5ad: Path, cells: int, genes: int, neighbours: int) -> None:
+    if h5ad.exists():
+        return
+    subprocess.run(
+        [
+            sys.executable,
+            str(HERE / "make_atlas.py"),
+            str(h5ad),
+            "--cells",
+            str(cells),
+            "--genes",
+            str(genes),
+            "--neighbours",
+            str(neighbours),
+        ],
+        check=True,
+    )
+
+
+def _in_condition(
+    condition: str, command: list[str], h5ad: Path, out: Path, *, keep_cache: bool
+) -> Run:
+    """Run ``command`` (which writes ``out``) in ``condition``; see :data:`CONDITIONS`."""
+    if condition == "bench":
+        warm(h5ad)
+        return timed(command)
+    if not out.exists():  # a previous export to delete: written now, not timed
+        subprocess.run(command, capture_output=True, check=True)
+    shutil.rmtree(out)
+    if not keep_cache:
+        evict(h5ad)
+    return timed(command)
+
+
+def _ours(h5ad: Path, out: Path, extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-c",
+        CHILD,
+        "prepare",
+        str(h5ad),
+        str(out),
+        "--force",
+        "--quiet",
+        "--compression",
+        "6",
+        "--var-quantization",
+        "8",
+        *extra.split(),
+    ]
+
+
+def _row(size: str, tool: str, condition: str, run: Run, out: Path) -> str:
+    return (
+        f"{size:>16} {tool:>16} {condition:>9} {run.wall:8.1f} {run.rss_mb:12.0f} "
+        f"{folder_size(out):10.3f} {folder_size(out, WEIGHTS):10.3f}"
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--size",
@@ -115,78 +219,52 @@ def main() -> None:
         default=15,
         help="graph neighbours per cell (1M cells need 10: the viewer refuses over ~11M edges)",
     )
-    args = parser.parse_args()
-    sizes = args.size or ["100000x5000"]
+    parser.add_argument(
+        "--conditions",
+        default="bench,user",
+        help="comma-separated, run in this order: "
+        + "; ".join(f"{k}: {v}" for k, v in CONDITIONS.items()),
+    )
+    parser.add_argument(
+        "--keep-cache",
+        action="store_true",
+        help="user condition: do not drop the input's cached pages (only skip the pre-read)",
+    )
+    return parser
+
+
+def _one_size(args: argparse.Namespace, size: str, workdir: Path, written: list[Path]) -> None:
+    cells, genes = (int(v) for v in size.lower().split("x"))
+    suffix = "" if args.neighbours == 15 else f"_k{args.neighbours}"
+    h5ad = workdir / f"atlas_{cells}x{genes}{suffix}.h5ad"
+    _make_atlas(h5ad, cells, genes, args.neighbours)
+    out = fresh_folder(workdir / f"export_{cells}x{genes}")
+    ref_out = fresh_folder(workdir / f"reference_{cells}x{genes}")
+    written += [out, ref_out]
+    for condition in _parse_conditions(args.conditions):
+        command = _ours(h5ad, out, args.extra)
+        run = _in_condition(condition, command, h5ad, out, keep_cache=args.keep_cache)
+        print(_row(size, "cellucid (ours)", condition, run, out), flush=True)
+        print(format_table(phase_table(run.log, run.spawn, run.exited), run.wall), flush=True)
+        if args.reference_python:
+            command = [args.reference_python, "-c", REFERENCE_SCRIPT, str(h5ad), str(ref_out)]
+            run = _in_condition(condition, command, h5ad, ref_out, keep_cache=args.keep_cache)
+            print(_row(size, "cellucid 0.0.9", condition, run, ref_out), flush=True)
+
+
+def main() -> None:
+    args = _parser().parse_args()
+    _parse_conditions(args.conditions)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="cellucid-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     print(
-        f"{'atlas':>16} {'tool':>16} {'wall s':>8} {'peak RSS MB':>12} {'output GB':>10} "
-        f"{'no weights':>10}"
+        f"{'atlas':>16} {'tool':>16} {'condition':>9} {'wall s':>8} {'peak RSS MB':>12} "
+        f"{'output GB':>10} {'no weights':>10}"
     )
     written: list[Path] = []
     try:
-        for size in sizes:
-            cells, genes = (int(v) for v in size.lower().split("x"))
-            suffix = "" if args.neighbours == 15 else f"_k{args.neighbours}"
-            h5ad = workdir / f"atlas_{cells}x{genes}{suffix}.h5ad"
-            if not h5ad.exists():
-                subprocess.run(
-                    [
-                        sys.executable,
-                        str(HERE / "make_atlas.py"),
-                        str(h5ad),
-                        "--cells",
-                        str(cells),
-                        "--genes",
-                        str(genes),
-                        "--neighbours",
-                        str(args.neighbours),
-                    ],
-                    check=True,
-                )
-            out = fresh_folder(workdir / f"export_{cells}x{genes}")
-            written.append(out)
-            command = [
-                sys.executable,
-                "-c",
-                OURS,
-                "prepare",
-                str(h5ad),
-                str(out),
-                "--force",
-                "--quiet",
-                "--compression",
-                "6",
-                "--var-quantization",
-                "8",
-                *args.extra.split(),
-            ]
-            warm(h5ad)
-            wall, rss, sections = timed(command)
-            print(
-                f"{size:>16} {'cellucid (ours)':>16} {wall:8.1f} {rss:12.0f} "
-                f"{folder_size(out):10.3f} {folder_size(out, WEIGHTS):10.3f}",
-                flush=True,
-            )
-            # the connectivity runs beside the other sections: its time is inside theirs; the
-            # log names two "genes" steps (pass one, then the files), the dict keeps the second
-            rest = wall - sum(
-                v for k, v in sections.items() if "." not in k and k != "connectivity"
-            )
-            phases = ", ".join(f"{k} {v:.1f}" for k, v in sections.items())
-            print(f"{'':>16} phases (s): start-up, checks and pass one {rest:.1f}, {phases}")
-            if args.reference_python:
-                ref_out = fresh_folder(workdir / f"reference_{cells}x{genes}")
-                written.append(ref_out)
-                warm(h5ad)
-                wall, rss, _ = timed(
-                    [args.reference_python, "-c", REFERENCE_SCRIPT, str(h5ad), str(ref_out)]
-                )
-                print(
-                    f"{size:>16} {'cellucid 0.0.9':>16} {wall:8.1f} {rss:12.0f} "
-                    f"{folder_size(ref_out):10.3f} {folder_size(ref_out, WEIGHTS):10.3f}",
-                    flush=True,
-                )
+        for size in args.size or ["100000x5000"]:
+            _one_size(args, size, workdir, written)
     finally:
         for folder in written:
             shutil.rmtree(folder, ignore_errors=True)
