@@ -90,6 +90,22 @@ def test_two_obsm_spellings_of_a_vector_field_are_refused(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_two_obsm_keys_mapped_to_one_field_name_are_refused(tmp_path):
+    adata = _adata()
+    adata.obsm["drift_a"] = np.zeros((N, 2))
+    adata.obsm["drift_b"] = np.ones((N, 2))
+    keys = {"drift_a": "drift_umap", "drift_b": "drift_umap"}
+    with pytest.raises(ValueError, match="obsm\\['drift_a'\\] and obsm\\['drift_b'\\] to the same"):
+        prepare_anndata(adata, tmp_path / "out", quiet=True, vector_keys=keys)
+    # a mapped name that an obsm key found by itself also takes
+    adata.obsm["velocity_umap"] = np.ones((N, 2))
+    with pytest.raises(ValueError, match="field 'velocity_umap'"):
+        prepare_anndata(
+            adata, tmp_path / "out", quiet=True, vector_keys={"drift_a": "velocity_umap"}
+        )
+    assert not (tmp_path / "out").exists()
+
+
 def _no_x_with_layer(tmp_path: Path) -> Path:
     adata = _adata()
     adata.layers["counts"] = adata.X.copy()

@@ -127,8 +127,14 @@ def choose_vector_fields(
     for key, name in (vector_keys or {}).items():
         if key not in obsm:
             raise KeyError(f"obsm has no key '{key}'. Available obsm keys: {sorted(obsm)}")
+        if name in chosen:
+            first = next(k for k, n in vector_keys.items() if n == name)
+            raise ValueError(
+                f"vector_keys maps obsm['{first}'] and obsm['{key}'] to the same field "
+                f"'{name}': one would silently replace the other. Give each its own name."
+            )
         chosen[name] = obsm[key]
-    mapped = set(vector_keys or {}) | set(chosen)
+    mapped = set(vector_keys or {})
     for key in sorted(obsm):
         match = _VECTOR_KEY.match(key)
         if key.startswith("X_") or match is None or key in mapped:
@@ -136,6 +142,12 @@ def choose_vector_fields(
         dim = int(match["dim"]) if match["dim"] else _width(obsm[key])
         basis = embeddings.get(dim)
         if basis is not None and is_umap(basis):
+            if key in chosen:
+                raise ValueError(
+                    f"vector_keys names a field '{key}', and obsm['{key}'] is exported under "
+                    "that name too: one would silently replace the other. Give the mapped "
+                    "field another name."
+                )
             chosen[key] = obsm[key]
             continue
         if basis is None:
