@@ -12,19 +12,21 @@ import errno
 import threading
 from http.server import BaseHTTPRequestHandler
 from typing import Self
+from urllib.parse import quote
 
 from cellucid.serving.channel import ChannelHub
 from cellucid.serving.hosts import host_allowed
 from cellucid.serving.httpd import HTTPServer
+from cellucid.serving.inventory import IntegrityError
+from cellucid.serving.offline import offline_help
+from cellucid.serving.viewer import ViewerUnavailable
 
 PORT_ATTEMPTS = 101  # the requested port and the next 100
 IDLE_TIMEOUT = 20.0  # seconds a connection may sit idle before it is closed
 WILDCARDS = ("", "0.0.0.0", "::")
 
 
-def bind(
-    host: str, port: int, handler: type[BaseHTTPRequestHandler] | None = None
-) -> HTTPServer:
+def bind(host: str, port: int, handler: type[BaseHTTPRequestHandler] | None = None) -> HTTPServer:
     """Bind to ``port`` or, when busy, the next free one (up to +100); 0 picks any.
 
     Parameters
@@ -144,6 +146,25 @@ class ServerLifecycle:
             httpd, self._httpd = self._httpd, None
             if httpd is not None:
                 httpd.server_close()
+
+    def dataset_query(self) -> str:
+        """``&dataset=<id>`` when several datasets are served (the viewer then needs it)."""
+        found = self.datasets()
+        return f"&dataset={quote(found[0].id, safe='')}" if len(found) > 1 else ""
+
+    def viewer_problem(self) -> str | None:
+        """None when the viewer page can be served now (fetching it if needed) or no viewer
+        is served, else what to do about it."""
+        if self.viewer is None:
+            return None
+        try:
+            asset = self.viewer.asset("/")
+            if asset is None:
+                return "the viewer's file list has no index.html"
+            self.viewer.file(asset)
+        except (ViewerUnavailable, IntegrityError):
+            return offline_help(self.viewer)
+        return None
 
     def _port_and_exposure_lines(self) -> list[str]:
         """The banner's lines about a busy port and a non-loopback interface."""

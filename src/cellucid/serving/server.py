@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from cellucid.serving.builds import build_for_layout
 from cellucid.serving.datasets import Dataset, discover
 from cellucid.serving.events import EventRouter
 from cellucid.serving.handler import CellucidHandler
 from cellucid.serving.hosts import normalise_allowed
-from cellucid.serving.inventory import IntegrityError
 from cellucid.serving.lifecycle import (
     IDLE_TIMEOUT,
     PORT_ATTEMPTS,
@@ -20,8 +18,7 @@ from cellucid.serving.lifecycle import (
     ServerLifecycle,
     bind,
 )
-from cellucid.serving.offline import offline_help
-from cellucid.serving.viewer import ViewerAssets, ViewerUnavailable
+from cellucid.serving.viewer import ViewerAssets
 from cellucid.sinks.folder.format.naming import IDENTITY_NAME
 from cellucid.sinks.folder.layouts import detect_layout
 from cellucid.sinks.folder.unfinished import unfinished_message
@@ -126,27 +123,10 @@ class CellucidServer(ServerLifecycle):
     handler_class = CellucidHandler
 
     # -- state ----------------------------------------------------------------------
-    def dataset_query(self) -> str:
-        """``&dataset=<id>`` when several exports are served (the viewer then needs it)."""
-        found = self.datasets()
-        return f"&dataset={quote(found[0].id, safe='')}" if len(found) > 1 else ""
-
     @property
     def viewer_url(self) -> str:
         """The served viewer build, opening this server's (first) dataset directly."""
         return f"{self.url}/?remote={self.url}{self.dataset_query()}"
-
-    def viewer_problem(self) -> str | None:
-        """None when the viewer page can be served now (fetching it if needed), else what
-        to do about it."""
-        try:
-            asset = self.viewer.asset("/")
-            if asset is None:
-                return f"the pinned viewer build {self.viewer.build.commit} has no index.html"
-            self.viewer.file(asset)
-        except (ViewerUnavailable, IntegrityError):
-            return offline_help(self.viewer)
-        return None
 
     def datasets(self) -> list[Dataset]:
         """The exports served now (a new export under a root appears without a restart)."""

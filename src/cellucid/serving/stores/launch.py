@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cellucid.serving.stores.discover import _child, _open_root, container_of
-from cellucid.sinks.anndata.defaults import Stored, launch_defaults
+from cellucid.sinks.anndata.defaults import DEFAULTS_ORDER, Stored, launch_defaults
 
 #: upstream 0.9.5's launch keywords, in the order of its signature
 LAUNCH_CHOICES = (
@@ -32,21 +32,10 @@ LAUNCH_CHOICES = (
     "vector_field_default",
     "modality",
 )
-#: the order upstream 0.9.5's server lists the published defaults in
-PUBLISHED_ORDER = (
-    "modality",
-    "embedding1d",
-    "embedding2d",
-    "embedding3d",
-    "knn",
-    "expression",
-    "geneIdColumn",
-    "latentKey",
-    "vectorFieldDefault",
-    "obsKeys",
-    "normalizeEmbeddings",
-    "centroidMinPoints",
-)
+#: the order upstream 0.9.5's server lists the published defaults in: the writer's order with
+#: the modality first, and the graph and the expression matrix after the embeddings
+_LEADING = ("modality", "embedding1d", "embedding2d", "embedding3d", "knn", "expression")
+PUBLISHED_ORDER = _LEADING + tuple(key for key in DEFAULTS_ORDER if key not in _LEADING)
 
 
 @dataclass(frozen=True)

@@ -5,18 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from cellucid import __version__
 from cellucid.serving.events import EventRouter
 from cellucid.serving.hosts import normalise_allowed
-from cellucid.serving.inventory import IntegrityError
 from cellucid.serving.lifecycle import IDLE_TIMEOUT, ServerLifecycle
-from cellucid.serving.offline import offline_help
 from cellucid.serving.stores.catalog import Catalog
 from cellucid.serving.stores.discover import ServedStore
 from cellucid.serving.stores.handler import StoreHandler
-from cellucid.serving.viewer import ViewerUnavailable
 from cellucid.sinks.anndata.record import require_dataset_id
 
 #: the query the current web app opens a same-origin AnnData server with (upstream 0.9.5)
@@ -150,29 +146,10 @@ class StoreServer(ServerLifecycle):
         }
 
     # -- addresses ----------------------------------------------------------------------
-    def dataset_query(self) -> str:
-        """``&dataset=<id>`` when several stores are served, else nothing."""
-        found = self.catalog.stores()
-        return f"&dataset={quote(found[0].id, safe='')}" if len(found) > 1 else ""
-
     @property
     def viewer_url(self) -> str:
         """The web app served here, opening the (first) store: ``<origin>/?anndata=true``."""
         return f"{self.url}/{VIEWER_QUERY}{self.dataset_query()}"
-
-    def viewer_problem(self) -> str | None:
-        """None when the viewer page can be served now (fetching it if needed), else what
-        to do about it."""
-        if self.viewer is None:
-            return None
-        try:
-            asset = self.viewer.asset("/")
-            if asset is None:
-                return "the web app's file list has no index.html"
-            self.viewer.file(asset)
-        except (ViewerUnavailable, IntegrityError):
-            return offline_help(self.viewer)
-        return None
 
     def banner(self) -> str:
         stores = self.catalog.stores()
