@@ -169,3 +169,46 @@ def test_a_second_export_loads_every_kernel_from_the_cache(tmp_path):
     numbers = dict(line.split() for line in result.stdout.splitlines() if " " in line)
     assert int(numbers["HITS"]) > 0  # the kernels ran, loaded from the cache
     assert int(numbers["MISSES"]) == 0
+
+
+def test_cli_serve_of_a_folder_imports_no_scientific_stack(tmp_path, monkeypatch):
+    monkeypatch.setenv("CELLUCID_WEB_CACHE_DIR", str(tmp_path / "web"))
+    folder = tmp_path / "export"
+    imported_by(
+        f"""
+        import numpy as np, cellucid
+        points = np.random.default_rng(0).random((20, 2)).astype(np.float32)
+        cellucid.prepare(latent_space=points, X_umap_2d=points, out_dir={str(folder)!r},
+                         quiet=True)
+        """,
+        tmp_path,
+    )
+    # the child serves until its banner names the address, then prints its modules and ends
+    code = f"""
+        import io, json, os, sys
+        class Banner(io.TextIOBase):
+            def write(self, text):
+                if "http://127.0.0.1:" in text:
+                    names = sorted({{name.split(".")[0] for name in sys.modules}})
+                    sys.__stdout__.write("MODULES " + json.dumps(names) + "\\n")
+                    sys.__stdout__.flush()
+                    os._exit(0)
+                return len(text)
+        sys.stdout = Banner()
+        from cellucid.cli import main
+        main(["serve", {str(folder)!r}, "--no-browser", "--port", "0"])
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+        check=False,
+    )
+    line = next((s for s in result.stdout.splitlines() if s.startswith("MODULES ")), None)
+    assert line is not None, result.stderr[-3000:]
+    modules = set(json.loads(line.removeprefix("MODULES ")))
+    assert "http" in modules  # it served (a sanity check of the count)
+    heavy = {"anndata", "pandas", "scipy", "numba", "distributed", "zarr", "xarray"}
+    assert modules & heavy == set()

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from .embeddings import vector_field_keys
-
 SLOTS = ("1d", "2d", "3d")
 DIMENSIONAL_UMAP_KEYS = ("X_umap_1d", "X_umap_2d", "X_umap_3d")
 UMAP_KEYS = ("X_umap", "X_UMAP", "X_wnn.umap", "X_ref.umap")
@@ -75,6 +73,8 @@ def shown_embeddings(
     latent_key
         The latent space, never guessed nor shown beside.
     """
+    from .embeddings import vector_field_keys  # pandas, scipy: not for `cellucid serve`
+
     fields = vector_field_keys(widths)
     candidates = {
         key: width
@@ -103,6 +103,8 @@ def drawn_fields(widths: Mapping[str, int], shown: frozenset[str]) -> dict[str, 
 
     A field is declared by a key ``<field>_<basis>`` exactly as wide as ``X_<basis>``.
     """
+    from .embeddings import vector_field_keys
+
     declared: dict[str, bool] = {}
     for key, (field, embedding) in vector_field_keys(widths).items():
         if widths[key] == widths.get(embedding):
