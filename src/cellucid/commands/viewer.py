@@ -95,7 +95,6 @@ def run_download(args: argparse.Namespace) -> int:
 
 
 def _download_current(source: str | None, quiet: bool) -> int:
-    from tqdm import tqdm
 
     from cellucid.serving.inventory import IntegrityError
     from cellucid.serving.offline import offline_help
@@ -114,14 +113,7 @@ def _download_current(source: str | None, quiet: bool) -> int:
         if isinstance(error, ViewerUnavailable):
             print(offline_help(app), file=sys.stderr)
         return 1
-    with tqdm(
-        total=inventory.total_bytes,
-        unit="B",
-        unit_scale=True,
-        desc=f"Cellucid web app {inventory.build_id}",
-        disable=quiet,
-    ) as bar:
-        failures = app.download_all(progress=bar.update)
+    failures = _download_all(app, inventory, f"Cellucid web app {inventory.build_id}", quiet)
     for path, reason in failures:
         _error(f"{path}: {reason}" if path not in reason else reason)
     if failures:
@@ -138,8 +130,17 @@ def _download_current(source: str | None, quiet: bool) -> int:
     return 0
 
 
-def _download_pinned(layout: str, source: str | None, quiet: bool) -> int:
+def _download_all(viewer: Any, inventory: Any, desc: str, quiet: bool) -> list[tuple[str, str]]:
+    """Every file of ``viewer``'s build, with one bar counting bytes; the failures."""
     from tqdm import tqdm
+
+    with tqdm(
+        total=inventory.total_bytes, unit="B", unit_scale=True, desc=desc, disable=quiet
+    ) as bar:
+        return viewer.download_all(progress=bar.update)
+
+
+def _download_pinned(layout: str, source: str | None, quiet: bool) -> int:
 
     from cellucid.serving.inventory import IntegrityError
     from cellucid.serving.offline import offline_help
@@ -156,14 +157,8 @@ def _download_pinned(layout: str, source: str | None, quiet: bool) -> int:
                 print(offline_help(viewer), file=sys.stderr)
             status = 1
             continue
-        with tqdm(
-            total=inventory.total_bytes,
-            unit="B",
-            unit_scale=True,
-            desc=f"{build.layout} layout viewer {build.commit[:12]}",
-            disable=quiet,
-        ) as bar:
-            failures = viewer.download_all(progress=bar.update)
+        desc = f"{build.layout} layout viewer {build.commit[:12]}"
+        failures = _download_all(viewer, inventory, desc, quiet)
         for path, reason in failures:
             _error(f"{path}: {reason}")
         if failures:

@@ -6,7 +6,6 @@ input of one kind never pays for importing the others.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import dask.array as da
@@ -14,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from cellucid.inputs.adapters import dense_chunks, register_adapter, wrap
+from cellucid.inputs.loaded import is_loaded_instance
 
 
 def _module_of(x: Any) -> str:
@@ -21,24 +21,20 @@ def _module_of(x: Any) -> str:
 
 
 def _is_h5py_dataset(x: Any) -> bool:
-    h5py = sys.modules.get("h5py")
-    return h5py is not None and isinstance(x, h5py.Dataset)
+    return is_loaded_instance(x, "h5py", "Dataset")
 
 
 def _is_zarr_array(x: Any) -> bool:
-    zarr = sys.modules.get("zarr")
-    return zarr is not None and isinstance(x, zarr.Array)
+    return is_loaded_instance(x, "zarr", "Array")
 
 
 def _is_xarray(x: Any) -> bool:
-    xr = sys.modules.get("xarray")
-    return xr is not None and isinstance(x, xr.DataArray)
+    return is_loaded_instance(x, "xarray", "DataArray")
 
 
 def _is_backed_sparse(x: Any) -> bool:
     # anndata's backed CSR/CSC datasets (anndata.abc.CSRDataset / CSCDataset)
-    ad_abc = sys.modules.get("anndata.abc")
-    if ad_abc is not None and isinstance(x, (ad_abc.CSRDataset, ad_abc.CSCDataset)):
+    if is_loaded_instance(x, "anndata.abc", "CSRDataset", "CSCDataset"):
         return True
     return _module_of(x).startswith("anndata") and hasattr(x, "format") and hasattr(x, "shape")
 

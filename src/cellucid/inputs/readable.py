@@ -8,18 +8,17 @@ NaN-to-integer or HDF5 identifier message from deep inside.
 from __future__ import annotations
 
 import math
-import sys
 from typing import Any
+
+from cellucid.inputs.loaded import is_loaded_instance
 
 
 def _is_dask_array(x: Any) -> bool:
-    dask_array = sys.modules.get("dask.array")
-    return dask_array is not None and isinstance(x, dask_array.Array)
+    return is_loaded_instance(x, "dask.array", "Array")
 
 
 def _is_h5py_object(x: Any) -> bool:
-    h5py = sys.modules.get("h5py")
-    return h5py is not None and isinstance(x, h5py.HLObject)
+    return is_loaded_instance(x, "h5py", "HLObject")
 
 
 def _backed_group(x: Any) -> Any:
